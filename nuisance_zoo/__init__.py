@@ -1,0 +1,27 @@
+"""nuisance-zoo: models of natural variation G(x, δ) and model-based robust training.
+
+Example:
+    >>> import torch, nuisance_zoo as nz
+    >>> G = nz.load("brightness")
+    >>> G(torch.rand(2, 3, 32, 32)).shape
+    torch.Size([2, 3, 32, 32])
+"""
+from .base import Compose, NuisanceModel
+from .registry import (
+    PretrainedEntry,
+    UnknownModelError,
+    info,
+    list_models,
+    load,
+    register_architecture,
+    register_model,
+    register_pretrained,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NuisanceModel", "Compose", "load", "list_models", "info", "register_model",
+    "register_pretrained", "register_architecture", "PretrainedEntry", "UnknownModelError",
+    "__version__",
+]

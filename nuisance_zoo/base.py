@@ -1,0 +1,386 @@
+"""The contract every nuisance model keeps: :class:`NuisanceModel` and composition.
+
+A model of natural variation is a map ``G(x, δ)`` from an image ``x`` and a nuisance
+parameter ``δ ∈ Δ ⊂ R^q`` to an image (Section 3 of Robey et al., 2020). This module defines
+the one base class every model derives from, the Δ box and its prior, dtype and shape
+handling, the batched multi-draw entry point, and composition (``G2 @ G1``, :class:`Compose`).
+
+It imports nothing else from the package, so every other part can depend on it.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence, Union
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["NuisanceModel", "Compose", "Content", "check_image", "check_delta"]
+
+#: What ``encode`` returns: a tensor or a tuple of tensors, each with the batch first.
+Content = Union[Tensor, tuple]
+
+_FLOAT_TYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+# Half types are computed in float32: several ops (grid_sample, conv on CPU) lack half kernels,
+# and the rounding of [0, 1] images in half precision would break small nuisances.
+_COMPUTE_DTYPE = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
+# Float inputs may overshoot [0, 1] by resampling or rounding error; beyond this it is a bug.
+_RANGE_TOLERANCE = 1e-3
+
+
+def check_image(x: Tensor, name: str = "x") -> None:
+    """Raise a clear error unless ``x`` is an image batch the contract accepts.
+
+    Accepted: a tensor of shape ``(C, H, W)`` or ``(B, C, H, W)``, dtype uint8 (0..255) or a
+    float type with values in [0, 1].
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}.")
+    if x.ndim not in (3, 4):
+        raise ValueError(
+            f"{name} must have shape (C, H, W) or (B, C, H, W), got {tuple(x.shape)} "
+            f"({x.ndim} dims). For channels-last arrays of shape (H, W, C) use "
+            f"x.permute(2, 0, 1)."
+        )
+    if x.dtype != torch.uint8 and x.dtype not in _FLOAT_TYPES:
+        raise TypeError(
+            f"{name} must be uint8 (0..255) or float32/float64/float16/bfloat16 in [0, 1], "
+            f"got {x.dtype}. Convert with x.float() / 255."
+        )
+    if x.dtype != torch.uint8 and x.numel() > 0:
+        lo, hi = torch.aminmax(x.detach())
+        if lo.item() < -_RANGE_TOLERANCE or hi.item() > 1 + _RANGE_TOLERANCE:
+            hint = " It looks like 0..255 data: divide by 255." if hi.item() > 2 else ""
+            raise ValueError(
+                f"{name} must hold values in [0, 1], got min {lo.item():.4g} and max "
+                f"{hi.item():.4g}.{hint} Normalise (mean/std) after the nuisance model, "
+                f"not before."
+            )
+
+
+def check_delta(delta: Tensor, batch: int, delta_dim: int, name: str = "delta") -> Tensor:
+    """Return ``delta`` as a ``(batch, delta_dim)`` tensor or raise a clear error.
+
+    A single row ``(delta_dim,)`` is accepted only when ``batch == 1``.
+    """
+    if not isinstance(delta, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (B, q), got {type(delta).__name__}.")
+    if delta.ndim == 1 and batch == 1:
+        delta = delta.unsqueeze(0)
+    if delta.ndim != 2 or delta.shape[0] != batch or delta.shape[1] != delta_dim:
+        raise ValueError(
+            f"{name} must have shape (B, q) = ({batch}, {delta_dim}): one row per image and "
+            f"q = G.delta_dim = {delta_dim}; got {tuple(delta.shape)}. Draw one with "
+            f"G.sample_delta({batch})."
+        )
+    if not delta.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {delta.dtype}.")
+    return delta
+
+
+def _repeat_content(c: Content, k: int) -> Content:
+    """Repeat a content code ``k`` times along the batch: row ``i*B + j`` is draw i of image j."""
+    if isinstance(c, Tensor):
+        return c.repeat(k, *([1] * (c.ndim - 1)))
+    if isinstance(c, tuple):
+        return tuple(_repeat_content(part, k) for part in c)
+    raise TypeError(f"encode() must return a tensor or a tuple of tensors, got {type(c).__name__}.")
+
+
+class NuisanceModel(nn.Module):
+    r"""Base class of every model of natural variation :math:`G(x, \delta)`.
+
+    Subclasses set :attr:`delta_dim`, the Δ box (``delta_low``/``delta_high``, via
+    :meth:`set_delta_box`) or a normal prior, :attr:`differentiable`, and implement
+    :meth:`decode` (known models: the image maths, with ``encode`` the identity) or both
+    :meth:`encode` and :meth:`decode` (learned models).
+
+    ``decode`` receives a float tensor ``(B, C, H, W)`` in [0, 1] (float32 or float64, on the
+    input's device) and ``delta`` of shape ``(B, delta_dim)`` in the same dtype; it returns the
+    transformed batch in [0, 1]. Everything else (``(C, H, W)`` inputs, uint8 in/out, half
+    precision, checks, prior draws) is handled here once.
+
+    Attributes:
+        delta_dim: dimension q of the nuisance space Δ.
+        delta_names: one short name per coordinate of δ (used by grids and ``info``).
+        prior: ``"uniform"`` (uniform on the box [delta_low, delta_high]) or ``"normal"``
+            (N(0, I), the paper's and MUNIT's prior for learned models).
+        differentiable: whether ∂G/∂δ exists (MAT needs it).
+        kind: ``"known"`` or ``"learned"``.
+
+    Example:
+        >>> import torch, nuisance_zoo as nz
+        >>> G = nz.load("brightness")
+        >>> x = torch.rand(4, 3, 32, 32)
+        >>> G(x).shape                       # δ drawn from the prior
+        torch.Size([4, 3, 32, 32])
+        >>> delta = G.sample_delta(4, generator=torch.Generator().manual_seed(0))
+        >>> torch.equal(G(x, delta), G(x, delta))
+        True
+    """
+
+    delta_dim: int = 0
+    delta_names: tuple = ()
+    prior: str = "uniform"
+    differentiable: bool = True
+    kind: str = "known"
+    #: How gray (C = 1) inputs are treated; each model's docstring says the same in words.
+    gray_policy: str = "per-channel"
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Non-persistent buffers: they follow .to(device) but stay out of state_dict.
+        self.register_buffer("delta_low", torch.zeros(0), persistent=False)
+        self.register_buffer("delta_high", torch.zeros(0), persistent=False)
+
+    # ------------------------------------------------------------------ Δ and its prior
+    def set_delta_box(self, low: Sequence[float], high: Sequence[float]) -> None:
+        """Declare Δ as the box ``[low, high]`` (one bound per coordinate)."""
+        low_t = torch.as_tensor(low, dtype=torch.float64).flatten()
+        high_t = torch.as_tensor(high, dtype=torch.float64).flatten()
+        if low_t.shape != high_t.shape or low_t.numel() != self.delta_dim:
+            raise ValueError(
+                f"{type(self).__name__}: the Δ box needs {self.delta_dim} lower and upper "
+                f"bounds, got {low_t.numel()} and {high_t.numel()}."
+            )
+        if bool((low_t > high_t).any()):
+            raise ValueError(f"{type(self).__name__}: Δ box has low > high: {low_t.tolist()} > {high_t.tolist()}.")
+        self.delta_low = low_t.to(self.delta_low.device)
+        self.delta_high = high_t.to(self.delta_high.device)
+
+    @property
+    def has_box(self) -> bool:
+        """Whether Δ is a bounded box (``project`` clamps into it)."""
+        return self.delta_low.numel() == self.delta_dim and self.delta_dim > 0
+
+    def delta_space(self) -> dict:
+        """A plain description of Δ: names, bounds (None when unbounded) and the prior."""
+        if self.has_box:
+            bounds = [[float(a), float(b)] for a, b in zip(self.delta_low.tolist(), self.delta_high.tolist())]
+        else:
+            bounds = None
+        names = list(self.delta_names) or [f"d{i}" for i in range(self.delta_dim)]
+        return {"dim": self.delta_dim, "names": names, "bounds": bounds, "prior": self.prior}
+
+    def sample_delta(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Tensor:
+        """Draw ``n`` nuisance parameters from the prior P_Δ, shape ``(n, delta_dim)``.
+
+        Args:
+            n: number of draws (one per image).
+            generator: a ``torch.Generator`` for reproducible draws; it must live on
+                ``device`` (draws are made there).
+            device: where to put the draws (default: the model's device).
+            dtype: floating dtype of the draws (default float32).
+        """
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative int, got {n!r}.")
+        device = torch.device(device) if device is not None else self.delta_low.device
+        dtype = dtype or torch.float32
+        if generator is not None and generator.device.type != device.type:
+            raise ValueError(
+                f"generator is on {generator.device} but the draws go to {device}; "
+                f"create it with torch.Generator(device={str(device)!r})."
+            )
+        if self.prior == "normal":
+            return torch.randn(n, self.delta_dim, generator=generator, device=device, dtype=dtype)
+        if not self.has_box:
+            raise NotImplementedError(f"{type(self).__name__} has a uniform prior but no Δ box.")
+        u = torch.rand(n, self.delta_dim, generator=generator, device=device, dtype=dtype)
+        low = self.delta_low.to(device=device, dtype=dtype)
+        high = self.delta_high.to(device=device, dtype=dtype)
+        return low + (high - low) * u
+
+    def project(self, delta: Tensor) -> Tensor:
+        """Π_Δ: the closest point of Δ (a clamp onto the box; identity when unbounded)."""
+        if not self.has_box:
+            return delta
+        low = self.delta_low.to(device=delta.device, dtype=delta.dtype)
+        high = self.delta_high.to(device=delta.device, dtype=delta.dtype)
+        return torch.maximum(torch.minimum(delta, high), low)
+
+    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor | None:
+        """A δ that leaves images unchanged, shape ``(n, delta_dim)``, or None if none exists."""
+        return None
+
+    # ------------------------------------------------------------------ the maps
+    def encode(self, x: Tensor) -> Content:
+        """Content code of ``x`` (computed once per image). Known models: ``x`` itself."""
+        return x
+
+    def decode(self, content: Content, delta: Tensor) -> Tensor:
+        """Image from a content code and one δ row per code. Subclasses implement this."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, delta: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """Apply ``G(x, δ)``.
+
+        Args:
+            x: ``(B, C, H, W)`` or ``(C, H, W)``; float in [0, 1] or uint8.
+            delta: ``(B, delta_dim)``, one row per image; ``None`` draws from the prior.
+            generator: used only when ``delta`` is None.
+
+        Returns:
+            A tensor with the shape, dtype and device of ``x``.
+        """
+        xf, restore = self._prepare(x)
+        b = xf.shape[0]
+        if delta is None:
+            delta = self.sample_delta(b, generator=generator, device=xf.device, dtype=xf.dtype)
+        else:
+            delta = check_delta(delta, b, self.delta_dim).to(device=xf.device, dtype=xf.dtype)
+        return restore(self.decode(self.encode(xf), delta))
+
+    def forward_multi(
+        self,
+        x: Tensor,
+        k: int | None = None,
+        delta: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """``k`` draws of G for every image of a batch in one call (one encode, one decode).
+
+        Args:
+            x: ``(B, C, H, W)`` batch (float in [0, 1] or uint8).
+            k: number of draws per image (inferred from ``delta`` when given).
+            delta: optional ``(k, B, delta_dim)``; drawn from the prior when None.
+            generator: used only when ``delta`` is None.
+
+        Returns:
+            ``(images, delta)`` with ``images`` of shape ``(k, B, C, H, W)`` (dtype of ``x``)
+            and ``delta`` of shape ``(k, B, delta_dim)``. ``images[i, j] == G(x[j], delta[i, j])``.
+        """
+        if isinstance(x, Tensor) and x.ndim != 4:
+            raise ValueError(f"forward_multi needs a batch (B, C, H, W), got shape {tuple(x.shape)}; use x.unsqueeze(0).")
+        xf, restore = self._prepare(x)
+        b = xf.shape[0]
+        if delta is None:
+            if k is None or k < 1:
+                raise ValueError(f"forward_multi needs k >= 1 draws per image or a delta, got k={k!r}.")
+            delta = self.sample_delta(k * b, generator=generator, device=xf.device, dtype=xf.dtype)
+            delta = delta.view(k, b, self.delta_dim)
+        else:
+            if delta.ndim != 3 or delta.shape[1:] != (b, self.delta_dim) or (k is not None and delta.shape[0] != k):
+                raise ValueError(
+                    f"delta for forward_multi must have shape (k, B, q) = ({k or 'k'}, {b}, "
+                    f"{self.delta_dim}), got {tuple(delta.shape)}."
+                )
+            k = delta.shape[0]
+            delta = delta.to(device=xf.device, dtype=xf.dtype)
+        content = _repeat_content(self.encode(xf), k)
+        out = self.decode(content, delta.reshape(k * b, self.delta_dim))
+        out = restore(out)
+        return out.view(k, b, *out.shape[1:]), delta
+
+    def _prepare(self, x: Tensor):
+        """Check ``x``, lift it to a float (B, C, H, W) batch, and return how to undo that."""
+        check_image(x)
+        in_dtype, batched = x.dtype, x.ndim == 4
+        xf = x if batched else x.unsqueeze(0)
+        if in_dtype == torch.uint8:
+            xf = xf.float() / 255.0
+        elif in_dtype in _COMPUTE_DTYPE:
+            xf = xf.to(_COMPUTE_DTYPE[in_dtype])
+
+        def restore(y: Tensor) -> Tensor:
+            if in_dtype == torch.uint8:
+                y = (y.clamp(0, 1) * 255.0).round().to(torch.uint8)
+            elif y.dtype != in_dtype:
+                y = y.to(in_dtype)
+            return y if batched or y.shape[0] != 1 or y.ndim != 4 else y.squeeze(0)
+
+        return xf, restore
+
+    # ------------------------------------------------------------------ composition
+    def __matmul__(self, other: "NuisanceModel") -> "Compose":
+        """``G2 @ G1`` applies G1 first, then G2; δ is ``[δ1, δ2]``."""
+        if not isinstance(other, NuisanceModel):
+            return NotImplemented
+        return Compose([other, self])
+
+    def extra_repr(self) -> str:
+        return f"delta_dim={self.delta_dim}, prior={self.prior!r}, differentiable={self.differentiable}"
+
+
+class Compose(NuisanceModel):
+    r"""Apply nuisance models in order: ``Compose([G1, G2])(x, δ) = G2(G1(x, δ1), δ2)``.
+
+    δ is the concatenation ``[δ1, δ2, ...]``; the prior is the product of the priors,
+    ``project`` projects each block, and the composition is differentiable when every part is.
+    ``G2 @ G1`` is ``Compose([G1, G2])``; nested compositions are flattened.
+
+    Example:
+        >>> import torch, nuisance_zoo as nz
+        >>> G = nz.load("haze") @ nz.load("brightness")      # brightness first, then haze
+        >>> G.delta_dim == nz.load("brightness").delta_dim + nz.load("haze").delta_dim
+        True
+        >>> G(torch.rand(2, 3, 32, 32)).shape
+        torch.Size([2, 3, 32, 32])
+    """
+
+    def __init__(self, models: Sequence[NuisanceModel]) -> None:
+        super().__init__()
+        flat: list[NuisanceModel] = []
+        for m in models:
+            if not isinstance(m, NuisanceModel):
+                raise TypeError(f"Compose takes NuisanceModel instances, got {type(m).__name__}.")
+            flat.extend(m.models if isinstance(m, Compose) else [m])
+        if not flat:
+            raise ValueError("Compose needs at least one model.")
+        self.models = nn.ModuleList(flat)
+        self.delta_dim = sum(m.delta_dim for m in flat)
+        self.delta_names = tuple(
+            f"{i}.{n}" for i, m in enumerate(flat) for n in (m.delta_space()["names"])
+        )
+        self.differentiable = all(m.differentiable for m in flat)
+        self.kind = "learned" if any(m.kind == "learned" for m in flat) else "known"
+        priors = {m.prior for m in flat}
+        self.prior = priors.pop() if len(priors) == 1 else "product"
+        self.gray_policy = "see parts"
+        self._splits = [m.delta_dim for m in flat]
+
+    def _split(self, delta: Tensor) -> list[Tensor]:
+        return list(torch.split(delta, self._splits, dim=-1))
+
+    @property
+    def has_box(self) -> bool:
+        return all(m.has_box for m in self.models)
+
+    def delta_space(self) -> dict:
+        names, bounds = [], []
+        for i, m in enumerate(self.models):
+            s = m.delta_space()
+            names += [f"{i}.{n}" for n in s["names"]]
+            bounds += s["bounds"] if s["bounds"] is not None else [None] * m.delta_dim
+        return {"dim": self.delta_dim, "names": names, "bounds": bounds, "prior": self.prior,
+                "parts": [m.delta_space() for m in self.models]}
+
+    def sample_delta(self, n, generator=None, device=None, dtype=None) -> Tensor:
+        device = torch.device(device) if device is not None else self.delta_low.device
+        return torch.cat([m.sample_delta(n, generator=generator, device=device, dtype=dtype) for m in self.models], dim=-1)
+
+    def project(self, delta: Tensor) -> Tensor:
+        return torch.cat([m.project(d) for m, d in zip(self.models, self._split(delta))], dim=-1)
+
+    def identity_delta(self, n: int = 1, device=None, dtype=None):
+        parts = [m.identity_delta(n, device=device, dtype=dtype) for m in self.models]
+        return None if any(p is None for p in parts) else torch.cat(parts, dim=-1)
+
+    def encode(self, x: Tensor) -> Content:
+        # Only the first model sees x; the later ones encode the previous model's output.
+        return self.models[0].encode(x)
+
+    def decode(self, content: Content, delta: Tensor) -> Tensor:
+        parts = self._split(delta)
+        y = self.models[0].decode(content, parts[0])
+        for m, d in zip(self.models[1:], parts[1:]):
+            y = m.decode(m.encode(y), d)
+        return y
+
+    def __repr__(self) -> str:
+        inner = ", ".join(type(m).__name__ for m in self.models)
+        return f"Compose([{inner}])"

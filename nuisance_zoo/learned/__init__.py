@@ -1,0 +1,1 @@
+"""Learned models of natural variation (MUNIT-style generator), their trainer and imports."""
