@@ -1,0 +1,59 @@
+"""`nuisance-zoo list | info | grid` through a subprocess, as users run them."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "nuisance_zoo", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def test_list_all_and_pattern():
+    r = cli("list")
+    assert r.returncode == 0, r.stderr
+    assert "brightness" in r.stdout and "haze" in r.stdout
+    r = cli("list", "background-*")
+    lines = [ln.split()[0] for ln in r.stdout.strip().splitlines()]
+    assert lines == ["background-color", "background-texture"]
+    r = cli("list", "zzz-*")
+    assert r.returncode == 1 and "no models match" in r.stdout
+
+
+def test_info_text_and_json():
+    r = cli("info", "haze")
+    assert r.returncode == 0, r.stderr
+    assert "delta_dim" in r.stdout and "uniform" in r.stdout
+    r = cli("info", "haze", "--json")
+    d = json.loads(r.stdout)
+    assert d["kind"] == "known" and d["delta_dim"] == len(d["delta_space"]["names"])
+
+
+def test_info_unknown_name_is_an_error_with_suggestions():
+    r = cli("info", "hazy")
+    assert r.returncode == 2
+    assert "unknown nuisance model 'hazy'" in r.stderr and "haze" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_grid_writes_a_png_of_the_right_size(tmp_path):
+    img = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype("uint8")
+    Image.fromarray(img).save(tmp_path / "in.png")
+    out = tmp_path / "grid.png"
+    r = cli("grid", "haze", "--image", str(tmp_path / "in.png"), "-o", str(out), "--dims", "0", "1",
+            "--steps", "3", "--range", "0", "1")
+    assert r.returncode == 0, r.stderr
+    w, h = Image.open(out).size
+    # 3×3 tiles of 16 px, scaled ×2, padded by 2 px
+    assert (w, h) == (3 * 32 + 4 * 2, 3 * 32 + 4 * 2)
+
+
+def test_grid_bad_dim_is_a_clear_error(tmp_path):
+    Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(tmp_path / "in.png")
+    r = cli("grid", "brightness", "--image", str(tmp_path / "in.png"), "--dims", "5", "-o", str(tmp_path / "g.png"))
+    assert r.returncode == 2 and "dim 5 is outside" in r.stderr
