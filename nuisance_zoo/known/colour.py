@@ -206,7 +206,7 @@ class Gamma(_Photometric):
     (γ < 1, over-exposure) and darkening (γ > 1) are drawn about equally often. Black and white
     stay fixed; mid-tones move.
 
-    Computed as ``exp(γ · log x)`` on ``x > 0`` and exactly 0 at ``x = 0`` (a double ``where`` so
+    Computed as ``pow(x, γ)`` on ``x > 0`` and exactly 0 at ``x = 0`` (a double ``where`` so
     that no ``log 0`` reaches the backward pass: the gradient at ``x = 0`` is 0, the limit of
     ``∂(x^γ)/∂γ = x^γ log x``; ``∂/∂x`` at 0 is set to 0 where the true one is infinite for
     γ < 1). Output stays in [0, 1] without clamping.
@@ -244,9 +244,8 @@ class Gamma(_Photometric):
         gamma = torch.exp2(per_image(delta))
         pos = x > 0
         safe = torch.where(pos, x, torch.ones_like(x))
-        y = torch.where(pos, torch.exp(gamma * torch.log(safe)), torch.zeros_like(x))
-        # exp(1 * log x) can differ from x by an ulp; keep the identity exact.
-        return torch.where(gamma == 1, x, y)
+        # pow(x, 1) is exact (C99), so γ = 1 returns x bit for bit.
+        return torch.where(pos, torch.pow(safe, gamma), torch.zeros_like(x))
 
 
 # YIQ (FCC NTSC) rows for the two chroma axes; both rows sum to 0, so gray has no chroma.
