@@ -77,7 +77,7 @@ def test_dtype_and_shape_round_trips():
 def test_sample_delta_generator_device_mismatch_is_clear():
     G = Shift()
     with pytest.raises(ValueError, match="generator is on"):
-        G.sample_delta(2, generator=torch.Generator(device="meta"))
+        G.sample_delta(2, generator=torch.Generator(), device="meta")
 
 
 def test_uniform_and_normal_priors():

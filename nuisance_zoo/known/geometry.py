@@ -249,7 +249,8 @@ def gaussian_kernel1d(sigma: Tensor, radius: int) -> Tensor:
 
     ``w_k ∝ exp(-k² / (2σ² + ε))`` with ``ε = 1e-4``: at σ = 0 the kernel is exactly the unit
     impulse (so blur with σ = 0 is the identity), it is continuous and differentiable in σ
-    everywhere, and for σ ≥ 0.1 the ε shifts the kernel by less than 1e-4 relative.
+    everywhere, and it equals the plain Gaussian of ``σ_eff = sqrt(σ² + ε/2)``: off by about
+    2.5e-4 px at σ = 0.1 and 2.5e-5 px at σ = 1.
 
     Shape:
         - sigma: ``(B,)``.

@@ -12,7 +12,7 @@ import nuisance_zoo as nz
 from tests.conftest import structured_image
 
 KNOWN = nz.list_models(kind="known")
-H = W = 8
+H = W = 12  # structured_image() default size
 
 
 def build(name: str, c: int = 3, h: int = H, w: int = W) -> nz.NuisanceModel:

@@ -1,0 +1,181 @@
+"""How robust is a classifier to a nuisance model? Accuracy clean, at random δ, and at the worst δ.
+
+For a classifier ``f`` and a model ``G`` the report gives, on a labelled set:
+
+- ``clean``: accuracy on the images as they are;
+- ``random``: accuracy on ``G(x, δ)`` with δ drawn from the prior (the mean over ``k`` draws);
+- ``worst_of_k``: an image counts only if all ``k`` draws are classified correctly (the
+  accuracy at each image's worst sampled δ under the 0-1 loss: MRT's global search);
+- ``gradient``: projected gradient ascent on the cross-entropy in δ (``steps`` signed steps
+  of ``step_size`` times the width of Δ, then ``G.project``), started from each image's
+  highest-loss sampled δ; an image counts only if every iterate is classified correctly
+  (MAT's local search; only when ``G.differentiable``);
+- ``worst``: correct under every δ tried, sampled or found by gradient.
+
+Example:
+    >>> import torch, nuisance_zoo as nz
+    >>> from nuisance_zoo.eval.robustness import evaluate
+    >>> f = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))
+    >>> x, y = torch.rand(16, 3, 8, 8), torch.randint(0, 2, (16,))
+    >>> r = evaluate(f, (x, y), nuisance=nz.load("brightness"), k=4, steps=3)
+    >>> sorted(r)[:4]
+    ['clean', 'gradient', 'k', 'n']
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..training.inputs import as_tensors, to_model_input
+
+__all__ = ["evaluate", "accuracy"]
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, data: Any, batch_size: int = 256, in_chans: int | None = None,
+             device: str | torch.device = "cpu", data_root: str | None = None) -> float:
+    """Clean top-1 accuracy (a fraction) of ``model`` on ``data`` (spec, dataset or ``(x, y)``)."""
+    d = as_tensors(data, root=data_root, split="test")
+    was_training = model.training
+    model.eval()
+    correct = 0
+    try:
+        for i in range(0, len(d), batch_size):
+            xb = to_model_input(d.x[i:i + batch_size], in_chans, device)
+            correct += (model(xb).argmax(1).cpu() == d.y[i:i + batch_size]).sum().item()
+    finally:
+        model.train(was_training)
+    return correct / max(len(d), 1)
+
+
+def _box_scale(G, dtype, device) -> Tensor:
+    """Per-coordinate step unit: the width of Δ (1 for an unbounded, N(0, I) prior)."""
+    if G.has_box:
+        return (G.delta_high - G.delta_low).to(device=device, dtype=dtype)
+    return torch.ones(G.delta_dim, device=device, dtype=dtype)
+
+
+def _gradient_search(model, G, x, y, delta0, steps, step_size):
+    """Signed PGA on δ; returns a (B,) bool: correct at every iterate (the start included)."""
+    scale = _box_scale(G, x.dtype, x.device) * step_size
+    delta = delta0.detach().clone()
+    ok = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        with torch.enable_grad():
+            logits = model(G(x, delta))
+            # Sum, not mean: each image's δ gets its own gradient, unscaled by the batch size.
+            loss = F.cross_entropy(logits, y, reduction="sum")
+            (grad,) = torch.autograd.grad(loss, delta)
+        ok &= logits.argmax(1) == y
+        delta = G.project(delta.detach() + scale * grad.sign())
+    with torch.no_grad():
+        ok &= model(G(x, delta)).argmax(1) == y
+    return ok
+
+
+def evaluate(
+    model: nn.Module | str,
+    data: Any,
+    nuisance: Any = None,
+    k: int = 10,
+    steps: int = 10,
+    step_size: float | None = None,
+    batch_size: int = 256,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    in_chans: int | None = None,
+    data_root: str | None = None,
+    progress: bool = False,
+) -> dict:
+    """Robustness report of a classifier against a nuisance model (see the module docstring).
+
+    Args:
+        model: a classifier, or the folder of one trained by ``nuisance-zoo train``.
+        data: a data spec (``"mnist:test"``), an ``ImageDataset`` or an ``(x, y)`` pair.
+        nuisance: a nuisance model or a zoo name; None reports clean accuracy only.
+        k: prior draws per image (``random``, ``worst_of_k``).
+        steps: gradient-ascent steps on δ (0 skips the search; non-differentiable models skip it).
+        step_size: ascent step as a fraction of Δ's width per coordinate (default ``2.5 / steps``,
+            the usual PGD choice, so the search can cross the box).
+        batch_size: images per batch (each makes ``k`` decoded copies).
+        seed: seeds the δ draws, so reports are reproducible.
+        device: where to run.
+        in_chans: channels the classifier takes (gray data is stacked); default: the
+            classifier's saved config, else the data's.
+        data_root: root for data specs.
+        progress: show a tqdm bar.
+
+    Returns:
+        A dict of accuracies (fractions in [0, 1]) ``clean``, and with a nuisance ``random``,
+        ``worst_of_k``, ``gradient`` (None when not run) and ``worst``, plus ``n``, ``k``,
+        ``steps`` and ``nuisance``.
+    """
+    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        from ..training.classifiers import load_classifier
+
+        model = load_classifier(model, device=device)
+    if in_chans is None:
+        in_chans = getattr(model, "classifier_config", {}).get("in_chans")
+    if isinstance(nuisance, str):
+        from ..registry import load
+
+        nuisance = load(nuisance)
+    if k < 1 and nuisance is not None:
+        raise ValueError(f"k must be >= 1 draws per image, got {k}.")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}.")
+    d = as_tensors(data, root=data_root, split="test")
+    model = model.to(device)
+    was_training = model.training
+    model.eval()
+    G = nuisance.to(device) if nuisance is not None else None
+    run_grad = G is not None and steps > 0 and bool(G.differentiable)
+    alpha = step_size if step_size is not None else 2.5 / max(steps, 1)
+    gen = torch.Generator(device=torch.device(device)).manual_seed(seed)
+    n_clean = n_rand = n_worstk = n_grad = n_worst = 0
+    batches = range(0, len(d), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        batches = tqdm(batches, desc="evaluate", unit="batch")
+    try:
+        for i in batches:
+            x = to_model_input(d.x[i:i + batch_size], in_chans, device)
+            y = d.y[i:i + batch_size].to(device)
+            b = x.shape[0]
+            with torch.no_grad():
+                n_clean += (model(x).argmax(1) == y).sum().item()
+            if G is None:
+                continue
+            with torch.no_grad():
+                imgs, deltas = G.forward_multi(x, k, generator=gen)
+                logits = model(imgs.reshape(k * b, *x.shape[1:])).view(k, b, -1)
+                yk = y.expand(k, b)
+                correct = logits.argmax(-1) == yk  # (k, B)
+                losses = F.cross_entropy(logits.reshape(k * b, -1), yk.reshape(-1), reduction="none").view(k, b)
+            n_rand += correct.float().mean(0).sum().item()
+            ok_k = correct.all(0)
+            n_worstk += ok_k.sum().item()
+            ok = ok_k
+            if run_grad:
+                start = deltas[losses.argmax(0), torch.arange(b, device=x.device)]
+                ok_g = _gradient_search(model, G, x, y, start, steps, alpha)
+                n_grad += ok_g.sum().item()
+                ok = ok & ok_g
+            n_worst += ok.sum().item()
+    finally:
+        model.train(was_training)
+    n = max(len(d), 1)
+    report: dict = {"n": len(d), "clean": n_clean / n}
+    if G is not None:
+        report.update(
+            random=n_rand / n, worst_of_k=n_worstk / n,
+            gradient=(n_grad / n) if run_grad else None, worst=n_worst / n,
+            k=k, steps=steps if run_grad else 0,
+            nuisance=getattr(nuisance, "name", None) or type(nuisance).__name__,
+        )
+    return report

@@ -1,0 +1,588 @@
+"""Hub names → verified local folders; model-card validation and publishing.
+
+This module knows *files*, not models (DESIGN §3). It turns
+
+* ``"hf-hub:ORG/REPO[@REVISION]"`` (:func:`resolve_folder`),
+* ``"local-dir:PATH"`` (:func:`resolve_folder`), and
+* a zoo entry, :class:`~nuisance_zoo.registry.PretrainedEntry` (:func:`resolve_entry`)
+
+into a local folder holding ``config.json`` and ``model.safetensors`` (and ``README.md``) whose
+weights hash to the expected sha256. Building a model from the folder is the registry's job
+(:func:`nuisance_zoo.registry.build_from_folder`); writing a folder is the model's
+(:meth:`nuisance_zoo.learned.pretrained.PretrainedMixin.save_pretrained`).
+
+Downloads go through :func:`huggingface_hub.hf_hub_download` with ``nuisance-zoo`` and its
+version in the user agent, into the normal Hugging Face cache. ``HF_ENDPOINT``,
+``HF_HUB_CACHE``/``HF_HOME`` and ``HF_HUB_OFFLINE`` are read at every call (huggingface_hub reads
+them once, at import), so changing them at run time works. A full 40-hex commit revision makes
+cached loads network-free.
+
+Integrity: the sha256 of ``model.safetensors`` is checked on every load against ``config.json``'s
+``"sha256"`` and, for zoo names, against the registry entry. A mismatch is an error
+(:class:`ChecksumMismatchError`), never a silent load. Nothing here unpickles.
+
+Fallback: when the Hub cannot be reached (or ``HF_HUB_OFFLINE=1``) and the files are not
+cached, a zoo model is loaded from its bundled copy ``hub_cards/<name>/`` (found beside the
+package, or under ``$NUISANCE_ZOO_HUB_CARDS``), with one warning per name.
+
+Example:
+    >>> import nuisance_zoo as nz
+    >>> from nuisance_zoo import hub
+    >>> hub.parse_hub_name("hf-hub:my-org/gtsrb-brightness@v1")
+    ('my-org/gtsrb-brightness', 'v1')
+    >>> hub.validate_card("hub_cards/gtsrb-brightness")        # doctest: +SKIP
+    []
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME", "GRID_NAME", "CARD_FILES",
+    "HubError", "ChecksumMismatchError", "BundledCopyWarning",
+    "resolve_folder", "resolve_entry", "download", "verify_folder", "load_config", "sha256_file",
+    "parse_hub_name", "hub_cards_root", "bundled_dir", "card_folder", "validate_card", "publish",
+]
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+CARD_NAME = "README.md"
+GRID_NAME = "grid.png"
+#: Every file a model folder may hold (what is uploaded); the first three are required.
+CARD_FILES = (CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, GRID_NAME, ".gitattributes")
+#: Front-matter keys every model card must have.
+CARD_KEYS = ("library_name", "license", "tags", "datasets", "pipeline_tag")
+LIBRARY_NAME = "nuisance-zoo"
+
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+_REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+
+# Names whose bundled-copy fallback was already announced in this process.
+_ANNOUNCED: set[str] = set()
+
+
+class HubError(RuntimeError):
+    """A hub or local name could not be turned into a usable, verified model folder."""
+
+
+class ChecksumMismatchError(HubError):
+    """``model.safetensors`` does not hash to the expected sha256 (corrupt or tampered file)."""
+
+
+class BundledCopyWarning(UserWarning):
+    """The bundled copy in ``hub_cards/`` was used because the Hub was unreachable."""
+
+
+# ---------------------------------------------------------------------------------- settings
+def _version() -> str:
+    # Imported at call time: the package's __init__ may import this module before __version__.
+    from . import __version__
+
+    return __version__
+
+
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    return _env_true("HF_HUB_OFFLINE") or _env_true("TRANSFORMERS_OFFLINE") or bool(constants.HF_HUB_OFFLINE)
+
+
+def _endpoint() -> str | None:
+    # Passed explicitly: huggingface_hub froze HF_ENDPOINT into constants.ENDPOINT at import.
+    ep = os.environ.get("HF_ENDPOINT")
+    return ep.rstrip("/") if ep else None
+
+
+def _cache_dir() -> str:
+    from huggingface_hub import constants
+
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.path.expanduser(os.environ["HF_HUB_CACHE"])
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.path.expanduser(os.environ["HF_HOME"]), "hub")
+    return constants.HF_HUB_CACHE
+
+
+def hub_cards_root() -> Path:
+    """Folder of bundled model folders: ``$NUISANCE_ZOO_HUB_CARDS`` or ``hub_cards/`` beside the package."""
+    env = os.environ.get("NUISANCE_ZOO_HUB_CARDS")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parent.parent / "hub_cards"
+
+
+def bundled_dir(name: str) -> Path | None:
+    """The bundled copy ``hub_cards/<name>/`` if it holds a ``config.json``, else None."""
+    folder = hub_cards_root() / name
+    return folder if (folder / CONFIG_NAME).is_file() else None
+
+
+# ---------------------------------------------------------------------------------- integrity
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_config(folder: str | Path) -> dict:
+    """Parse ``folder/config.json`` or raise a clear error."""
+    path = Path(folder) / CONFIG_NAME
+    if not path.is_file():
+        raise HubError(f"{Path(folder)} has no {CONFIG_NAME}; is it a nuisance-zoo model folder "
+                       f"(written by save_pretrained)?")
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise HubError(f"{path} is not valid JSON ({e}); re-download or re-save the model.") from e
+    if not isinstance(cfg, dict):
+        raise HubError(f"{path} must hold a JSON object, got {type(cfg).__name__}.")
+    return cfg
+
+
+def _mismatch(path: Path, expected: str, actual: str, against: str, fix: str) -> ChecksumMismatchError:
+    return ChecksumMismatchError(
+        f"{path}: sha256 mismatch for {WEIGHTS_NAME}: expected {expected} ({against}), got {actual}. "
+        f"The file is corrupt or was modified; it was NOT loaded. Fix: {fix}"
+    )
+
+
+def verify_folder(folder: str | Path, expected_sha256: str | None = None, *, fix: str | None = None) -> Path:
+    """Check that ``folder/model.safetensors`` hashes to ``config.json``'s ``"sha256"``.
+
+    Args:
+        folder: a model folder (``config.json`` + ``model.safetensors``).
+        expected_sha256: a second expected hash (the registry entry's), checked too.
+        fix: what the error should tell the user to do on a mismatch.
+
+    Returns:
+        ``folder`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        HubError: a file is missing or ``config.json`` has no valid ``"sha256"``.
+        ChecksumMismatchError: a hash differs.
+    """
+    folder = Path(folder)
+    fix = fix or "re-save the folder with save_pretrained or copy the original files again."
+    cfg = load_config(folder)
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        raise HubError(f"{folder} has no {WEIGHTS_NAME}. Fix: {fix}")
+    declared = cfg.get("sha256")
+    if not isinstance(declared, str) or not _SHA256_RE.match(declared):
+        raise HubError(f"{folder / CONFIG_NAME} has no valid \"sha256\" of {WEIGHTS_NAME} (got {declared!r}); "
+                       f"weights cannot be verified. Re-save the model with save_pretrained.")
+    actual = sha256_file(weights)
+    if expected_sha256 and actual != expected_sha256.lower():
+        raise _mismatch(weights, expected_sha256.lower(), actual, "the zoo registry entry", fix)
+    if actual != declared:
+        raise _mismatch(weights, declared, actual, f"the \"sha256\" in {CONFIG_NAME}", fix)
+    return folder
+
+
+# ---------------------------------------------------------------------------------- names
+def parse_hub_name(spec: str) -> tuple[str, str | None]:
+    """Split ``"[hf-hub:]ORG/REPO[@REVISION]"`` into ``(repo_id, revision or None)``.
+
+    Example:
+        >>> parse_hub_name("hf-hub:org/repo")
+        ('org/repo', None)
+    """
+    body = spec[len("hf-hub:"):] if spec.startswith("hf-hub:") else spec
+    repo_id, at, revision = body.partition("@")
+    if not _REPO_RE.match(repo_id):
+        raise ValueError(f"bad hub name {spec!r}: expected 'hf-hub:ORG/REPO' or 'hf-hub:ORG/REPO@REVISION', "
+                         f"e.g. 'hf-hub:my-org/gtsrb-brightness@main'.")
+    if at and not revision:
+        raise ValueError(f"bad hub name {spec!r}: empty revision after '@'; drop the '@' or name a "
+                         f"branch, tag or commit.")
+    return repo_id, (revision or None)
+
+
+def resolve_folder(name: str) -> Path:
+    """Turn ``"hf-hub:ORG/REPO[@REV]"`` or ``"local-dir:PATH"`` into a verified local folder.
+
+    Args:
+        name: the prefixed name, as passed to :func:`nuisance_zoo.load`.
+
+    Returns:
+        A folder holding ``config.json`` and ``model.safetensors`` with matching sha256.
+
+    Example:
+        >>> from nuisance_zoo import hub
+        >>> folder = hub.resolve_folder("local-dir:hub_cards/gtsrb-brightness")   # doctest: +SKIP
+    """
+    if name.startswith("local-dir:"):
+        raw = name[len("local-dir:"):]
+        if not raw:
+            raise ValueError("'local-dir:' needs a path, e.g. 'local-dir:hub_cards/gtsrb-brightness'.")
+        folder = Path(raw).expanduser()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{name!r}: {folder} is not a folder. Give the folder that holds "
+                                    f"{CONFIG_NAME} and {WEIGHTS_NAME}.")
+        return verify_folder(folder, fix=f"re-save {folder} with save_pretrained or copy the original files again.")
+    if name.startswith("hf-hub:"):
+        repo_id, revision = parse_hub_name(name)
+        return download(repo_id, revision, name=name, bundled=_bundled_for_repo(repo_id, revision))
+    raise ValueError(f"{name!r} is not a hub name; use 'hf-hub:ORG/REPO[@REVISION]' or 'local-dir:PATH'.")
+
+
+def resolve_entry(entry: Any) -> Path:
+    """Turn a zoo entry (``PretrainedEntry``) into a verified local folder.
+
+    The download is checked against both ``entry.sha256`` and ``config.json``'s hash. If the
+    Hub cannot be reached (or the repo does not exist there) and nothing is cached, the bundled
+    copy ``hub_cards/<entry.name>/`` is used, with one :class:`BundledCopyWarning`.
+    """
+    bundled = bundled_dir(entry.name)
+    return download(entry.hub_id, entry.revision or None, name=entry.name,
+                    expected_sha256=entry.sha256 or None, bundled=(entry.name, bundled) if bundled else None)
+
+
+def _bundled_for_repo(repo_id: str, revision: str | None) -> tuple[str, Path] | None:
+    """The bundled copy of the zoo entry published at ``repo_id`` (same revision), if any."""
+    from . import registry
+
+    for zoo_name in registry.list_models(kind=None):
+        entry = registry._entry(zoo_name)
+        if getattr(entry, "hub_id", None) == repo_id and revision in (None, entry.revision):
+            folder = bundled_dir(zoo_name)
+            if folder is not None:
+                return zoo_name, folder
+    return None
+
+
+# ---------------------------------------------------------------------------------- download
+def _storage_folder(repo_id: str) -> Path:
+    return Path(_cache_dir()) / ("models--" + repo_id.replace("/", "--"))
+
+
+def _cached_path(repo_id: str, revision: str | None, filename: str) -> Path | None:
+    """Where the cache holds ``filename`` of ``repo_id@revision``, or None (no network)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, filename, cache_dir=_cache_dir(), revision=revision)
+    return Path(found) if isinstance(found, str) else None
+
+
+def _probe(repo_id: str, revision: str | None) -> Exception | None:
+    """One HEAD request without retries: the error if the Hub cannot be reached, else None.
+
+    huggingface_hub retries unreachable hosts with back-off (~23 s) before giving up; a failed
+    probe lets an uncached load fall back, or fail, at once.
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+
+    try:
+        url = hf_hub_url(repo_id, CONFIG_NAME, revision=revision, endpoint=_endpoint())
+        get_hf_file_metadata(url, timeout=10, library_name=LIBRARY_NAME, library_version=_version(),
+                             endpoint=_endpoint())
+    except (HfHubHTTPError, HFValidationError):
+        return None  # it answered (even 404), or the input is bad: the download gives the precise error
+    except Exception as e:  # DNS failure, refused connection, timeout, offline mode
+        return e
+    return None
+
+
+def download(
+    repo_id: str,
+    revision: str | None = None,
+    *,
+    name: str | None = None,
+    expected_sha256: str | None = None,
+    bundled: tuple[str, Path] | None = None,
+) -> Path:
+    """Download (or find in the cache) a model repo's files and verify them.
+
+    Args:
+        repo_id: ``"ORG/REPO"`` on the Hub (or ``$HF_ENDPOINT``).
+        revision: branch, tag or 40-hex commit; None means ``"main"``.
+        name: how the user named the model (for messages).
+        expected_sha256: the registry's hash of ``model.safetensors``, checked as well.
+        bundled: ``(zoo name, folder)`` of a bundled copy to use when the Hub is unreachable and
+            nothing is cached.
+
+    Returns:
+        The snapshot folder in the Hugging Face cache (or the bundled folder).
+
+    Raises:
+        HubError: unknown repo, revision or file; offline (or unreachable) with nothing cached
+            and no bundled copy.
+        ChecksumMismatchError: a downloaded, cached or bundled file has the wrong hash.
+    """
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError, HfHubHTTPError, HFValidationError, LocalEntryNotFoundError,
+        RepositoryNotFoundError, RevisionNotFoundError,
+    )
+
+    parse_hub_name(repo_id)  # a malformed id is the caller's error, not an unreachable Hub
+    label = name or f"hf-hub:{repo_id}" + (f"@{revision}" if revision else "")
+    where = f"{repo_id}@{revision or 'main'}"
+    offline = _offline()
+    cached_cfg = _cached_path(repo_id, revision, CONFIG_NAME)
+    was_cached = cached_cfg is not None and _cached_path(repo_id, revision, WEIGHTS_NAME) is not None
+
+    def fallback(reason: str) -> Path:
+        zoo_name, folder = bundled  # type: ignore[misc]
+        if zoo_name not in _ANNOUNCED:
+            _ANNOUNCED.add(zoo_name)
+            warnings.warn(f"{label}: {reason}; using the bundled copy {folder} (verified by sha256). "
+                          f"Set HF_HUB_OFFLINE=1 to skip the Hub.", BundledCopyWarning, stacklevel=4)
+        return verify_folder(folder, expected_sha256,
+                             fix=f"restore {folder} from the nuisance-zoo repository (git checkout -- {folder}).")
+
+    def not_available(reason: str) -> HubError:
+        return HubError(
+            f"{label}: {reason}, and {where} is not in the cache ({_cache_dir()}) and no bundled copy "
+            f"exists under {hub_cards_root()}. Fix: connect to the Hub (unset HF_HUB_OFFLINE, check "
+            f"HF_ENDPOINT={_endpoint() or 'https://huggingface.co'}) once to cache it, or copy the model "
+            f"folder to this machine and load it with 'local-dir:PATH'."
+        )
+
+    if not was_cached:
+        if offline:
+            if bundled:
+                return fallback("offline (HF_HUB_OFFLINE=1) and not in the cache")
+            raise not_available("offline mode is on (HF_HUB_OFFLINE=1)")
+        err = _probe(repo_id, revision)
+        if err is not None:
+            if bundled:
+                return fallback(f"the Hub is unreachable ({type(err).__name__})")
+            raise not_available(f"the Hub is unreachable ({type(err).__name__}: {err})") from err
+
+    kw: dict[str, Any] = dict(repo_id=repo_id, cache_dir=_cache_dir(), endpoint=_endpoint(),
+                              library_name=LIBRARY_NAME, library_version=_version(), local_files_only=offline)
+    try:
+        cfg_path = Path(hf_hub_download(filename=CONFIG_NAME, revision=revision, **kw))
+        # Pin the commit config.json came from, so the weights cannot come from a later push.
+        commit = cfg_path.parent.name if _COMMIT_RE.match(cfg_path.parent.name) else revision
+        weights_path = Path(hf_hub_download(filename=WEIGHTS_NAME, revision=commit, **kw))
+    except RevisionNotFoundError as e:
+        raise HubError(f"{label}: revision {revision!r} does not exist in {repo_id}. Fix: name an existing "
+                       f"branch, tag or commit (see the repo's 'Files and versions' page), or drop "
+                       f"'@{revision}' for main.") from e
+    except RepositoryNotFoundError as e:
+        if bundled:
+            return fallback(f"the Hub has no repo {repo_id} (or it is private)")
+        raise HubError(f"{label}: repository {repo_id} was not found on {_endpoint() or 'the Hub'} (or it is "
+                       f"private/gated). Fix: check the spelling; for a private repo log in "
+                       f"(`hf auth login`) or set HF_TOKEN.") from e
+    except LocalEntryNotFoundError as e:
+        if bundled:
+            return fallback("the Hub is unreachable and the files are not cached")
+        raise not_available("the files could not be downloaded") from e
+    except EntryNotFoundError as e:
+        raise HubError(f"{label}: {where} has no {getattr(e, 'filename', None) or 'config.json/model.safetensors'}; "
+                       f"it is not a nuisance-zoo model repo (it needs {CONFIG_NAME} and {WEIGHTS_NAME}).") from e
+    except HFValidationError as e:
+        raise ValueError(f"{label}: invalid repo id or revision: {e}") from e
+    except HfHubHTTPError as e:  # e.g. 401/403: a token problem, not a missing file
+        status = getattr(getattr(e, "response", None), "status_code", "?")
+        raise HubError(f"{label}: the Hub refused the download (HTTP {status}): {str(e).splitlines()[0]}. "
+                       f"Fix: check access to {repo_id} and your token (HF_TOKEN / `hf auth login`).") from e
+    folder = cfg_path.parent
+    if weights_path.parent != folder:  # nested filenames are not used; keep the pair together
+        raise HubError(f"{label}: {CONFIG_NAME} and {WEIGHTS_NAME} resolved to different folders.")
+    # The card is documentation: fetch it with fresh weights (the Hub just answered), never fail
+    # a load over it, and never wait on the network for it when the weights came from the cache.
+    fresh = cached_cfg is None or cached_cfg.parent != folder
+    try:
+        hf_hub_download(filename=CARD_NAME, revision=commit, **{**kw, "local_files_only": offline or not fresh})
+    except Exception:
+        pass
+    return verify_folder(folder, expected_sha256, fix=(
+        f"delete the cached copy ({_storage_folder(repo_id)}) and load again to re-download; if the "
+        f"mismatch persists, the file on the Hub is not the one this nuisance-zoo expects."))
+
+
+# ---------------------------------------------------------------------------------- cards
+def _front_matter(text: str) -> tuple[dict | None, str | None]:
+    """Parse the YAML front matter of a model card: ``(mapping, None)`` or ``(None, problem)``."""
+    import yaml
+
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        return None, f"{CARD_NAME}: no YAML front matter (the file must start with a '---' line)"
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration:
+        return None, f"{CARD_NAME}: the YAML front matter is not closed by a '---' line"
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end]))
+    except yaml.YAMLError as e:
+        return None, f"{CARD_NAME}: the front matter is not valid YAML: {str(e).splitlines()[0]}"
+    if not isinstance(meta, dict):
+        return None, f"{CARD_NAME}: the front matter must be a YAML mapping, got {type(meta).__name__}"
+    return meta, None
+
+
+def _safetensors_header_problem(path: Path) -> str | None:
+    """A problem with the safetensors header, without loading tensors (or unpickling anything)."""
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if n <= 0 or n > min(100 << 20, path.stat().st_size - 8):
+                return f"{WEIGHTS_NAME}: not a safetensors file (bad header length {n})"
+            header = json.loads(f.read(n))
+    except (OSError, ValueError) as e:
+        return f"{WEIGHTS_NAME}: not a safetensors file ({e})"
+    if not isinstance(header, dict) or not any(k != "__metadata__" for k in header):
+        return f"{WEIGHTS_NAME}: holds no tensors"
+    return None
+
+
+def validate_card(folder: str | Path) -> list[str]:
+    """Check a model folder before upload; returns the problems found (empty list: OK).
+
+    Checks: ``README.md`` starts with valid YAML front matter holding ``library_name``
+    (``nuisance-zoo``), ``license``, ``tags``, ``datasets`` and ``pipeline_tag``
+    (``image-to-image``); ``config.json`` parses and has ``architecture`` and ``sha256``;
+    ``model.safetensors`` is a safetensors file whose sha256 matches; images the card links
+    exist; no unexpected files (only ``CARD_FILES`` are uploaded).
+
+    Example:
+        >>> from nuisance_zoo import hub
+        >>> hub.validate_card("/nonexistent")
+        ['/nonexistent: not a folder']
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [f"{folder}: not a folder"]
+    problems: list[str] = []
+    for required in (CARD_NAME, CONFIG_NAME, WEIGHTS_NAME):
+        if not (folder / required).is_file():
+            problems.append(f"{required}: missing (a model folder needs {CARD_NAME}, {CONFIG_NAME}, {WEIGHTS_NAME})")
+    for p in sorted(folder.iterdir()):
+        if p.name not in CARD_FILES or not p.is_file():
+            problems.append(f"{p.name}: unexpected {'folder' if p.is_dir() else 'file'}; only "
+                            f"{', '.join(CARD_FILES)} are uploaded. Remove it.")
+
+    card = folder / CARD_NAME
+    if card.is_file():
+        text = card.read_text(encoding="utf-8", errors="replace")
+        meta, problem = _front_matter(text)
+        if problem:
+            problems.append(problem)
+        else:
+            for key in CARD_KEYS:
+                if key not in meta:
+                    problems.append(f"{CARD_NAME}: front matter lacks '{key}'")
+            if "library_name" in meta and meta["library_name"] != LIBRARY_NAME:
+                problems.append(f"{CARD_NAME}: library_name must be '{LIBRARY_NAME}', got {meta['library_name']!r}")
+            if "pipeline_tag" in meta and meta["pipeline_tag"] != "image-to-image":
+                problems.append(f"{CARD_NAME}: pipeline_tag must be 'image-to-image', got {meta['pipeline_tag']!r}")
+            for key in ("tags", "datasets"):
+                if key in meta and not isinstance(meta[key], list):
+                    problems.append(f"{CARD_NAME}: '{key}' must be a YAML list, got {type(meta[key]).__name__}")
+            if "license" in meta and not (isinstance(meta["license"], str) and meta["license"]):
+                problems.append(f"{CARD_NAME}: 'license' must be a non-empty string")
+        for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text):
+            if "://" not in link and not (folder / link).is_file():
+                problems.append(f"{CARD_NAME}: links image {link!r}, which is not in the folder")
+
+    declared = None
+    if (folder / CONFIG_NAME).is_file():
+        try:
+            cfg = load_config(folder)
+        except HubError as e:
+            problems.append(f"{CONFIG_NAME}: {e}")
+        else:
+            if not isinstance(cfg.get("architecture"), str) or not cfg.get("architecture"):
+                problems.append(f"{CONFIG_NAME}: lacks 'architecture' (the class name registered with "
+                                f"register_architecture)")
+            declared = cfg.get("sha256")
+            if not isinstance(declared, str) or not _SHA256_RE.match(declared):
+                problems.append(f"{CONFIG_NAME}: lacks a valid 'sha256' of {WEIGHTS_NAME} (got {declared!r})")
+                declared = None
+    weights = folder / WEIGHTS_NAME
+    if weights.is_file():
+        header_problem = _safetensors_header_problem(weights)
+        if header_problem:
+            problems.append(header_problem)
+        if declared is not None:
+            actual = sha256_file(weights)
+            if actual != declared:
+                problems.append(f"{WEIGHTS_NAME}: sha256 mismatch: {CONFIG_NAME} says {declared}, the file "
+                                f"hashes to {actual}. Re-save with save_pretrained.")
+    return problems
+
+
+def card_folder(folder_or_name: str | Path) -> Path:
+    """A model folder given as a path, or as a name under :func:`hub_cards_root`."""
+    path = Path(folder_or_name).expanduser()
+    if path.is_dir():
+        return path
+    bundled = hub_cards_root() / str(folder_or_name)
+    if bundled.is_dir():
+        return bundled
+    raise FileNotFoundError(f"{folder_or_name!r} is neither a folder nor a model under {hub_cards_root()}; "
+                            f"give a path or a name from hub_cards/.")
+
+
+def publish(
+    folder_or_name: str | Path,
+    repo_id: str,
+    dry_run: bool = False,
+    token: str | None = None,
+    revision: str | None = None,
+) -> dict:
+    """Validate a model folder and upload it to the Hub (``create_repo(exist_ok=True)`` + ``upload_folder``).
+
+    Args:
+        folder_or_name: a model folder, or a name under ``hub_cards/``.
+        repo_id: ``"ORG/REPO"`` to upload to.
+        dry_run: validate and list what would be uploaded; upload nothing.
+        token: a Hub token (default: the logged-in user's / ``HF_TOKEN``).
+        revision: a branch to upload to (created if missing); None means main.
+
+    Returns:
+        ``{"folder", "repo_id", "revision", "dry_run", "files": [{"file", "size", "sha256"}], "commit_url"}``.
+
+    Raises:
+        ValueError: the folder fails :func:`validate_card` (the message lists every problem).
+
+    Example:
+        >>> from nuisance_zoo import hub
+        >>> plan = hub.publish("gtsrb-brightness", "my-org/gtsrb-brightness", dry_run=True)  # doctest: +SKIP
+        >>> [f["file"] for f in plan["files"]]                                                   # doctest: +SKIP
+        ['README.md', 'config.json', 'model.safetensors']
+    """
+    folder = card_folder(folder_or_name)
+    parse_hub_name(repo_id)  # a clear error for a malformed repo id, before any network
+    problems = validate_card(folder)
+    if problems:
+        raise ValueError(f"{folder} is not ready to publish:\n  - " + "\n  - ".join(problems))
+    files = [{"file": p.name, "size": p.stat().st_size, "sha256": sha256_file(p)}
+             for p in sorted(folder.iterdir()) if p.name in CARD_FILES]
+    result: dict[str, Any] = {"folder": str(folder), "repo_id": repo_id, "revision": revision or "main",
+                              "dry_run": dry_run, "files": files, "commit_url": None}
+    if dry_run:
+        return result
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=_endpoint(), token=token, library_name=LIBRARY_NAME, library_version=_version())
+    api.create_repo(repo_id, repo_type="model", exist_ok=True)
+    if revision:
+        api.create_branch(repo_id, branch=revision, repo_type="model", exist_ok=True)
+    info = api.upload_folder(
+        repo_id=repo_id, folder_path=str(folder), repo_type="model", revision=revision,
+        allow_patterns=[f["file"] for f in files],
+        commit_message=f"Upload {folder.name} (nuisance-zoo {_version()})",
+    )
+    result["commit_url"] = str(getattr(info, "commit_url", info))
+    return result

@@ -1,0 +1,57 @@
+"""Small helpers shared by the colour family (:mod:`.colour` and :mod:`.background`).
+
+Luminance is Rec. 601 luma, ``Y = 0.299 R + 0.587 G + 0.114 B`` (what kornia and PIL call
+grayscale), computed on the [0, 1] values as given (no gamma decoding). The weights are Python
+floats, so no constant tensor has to follow the model across devices or dtypes.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from torch import Tensor
+
+__all__ = ["LUMA", "luminance", "colour_luminance", "check_colour_channels", "per_image", "box"]
+
+#: Rec. 601 luma weights (R, G, B).
+LUMA = (0.299, 0.587, 0.114)
+
+
+def luminance(x: Tensor) -> Tensor:
+    """Rec. 601 luma of an RGB batch, keeping a channel axis.
+
+    Shape:
+        - Input: ``(B, 3, H, W)`` (any number of leading batch rows).
+        - Output: ``(B, 1, H, W)``.
+    """
+    return LUMA[0] * x[:, 0:1] + LUMA[1] * x[:, 1:2] + LUMA[2] * x[:, 2:3]
+
+
+def colour_luminance(colour: Tensor) -> Tensor:
+    """Rec. 601 luma of colours given as rows ``(..., 3)``; returns ``(..., 1)``."""
+    return LUMA[0] * colour[..., 0:1] + LUMA[1] * colour[..., 1:2] + LUMA[2] * colour[..., 2:3]
+
+
+def check_colour_channels(x: Tensor, model: str) -> int:
+    """Return C for a (B, C, H, W) batch, raising a clear error unless C is 1 or 3."""
+    c = x.shape[1]
+    if c not in (1, 3):
+        raise ValueError(
+            f"{model} needs RGB (C=3) or gray (C=1) images, got C={c} (shape {tuple(x.shape)}). "
+            f"Drop an alpha channel with x[:, :3]; for channels-last data use x.permute(0, 3, 1, 2)."
+        )
+    return c
+
+
+def per_image(delta: Tensor, col: int = 0) -> Tensor:
+    """Column ``col`` of ``delta`` (B, q) shaped ``(B, 1, 1, 1)`` to broadcast over images."""
+    return delta[:, col].view(-1, 1, 1, 1)
+
+
+def box(value: float | Sequence[float], n: int, name: str) -> list[float]:
+    """Expand a scalar bound to ``n`` coordinates, or check that a sequence has ``n``."""
+    if isinstance(value, (int, float)):
+        return [float(value)] * n
+    out = [float(v) for v in value]
+    if len(out) != n:
+        raise ValueError(f"{name} needs one value or {n} values, got {len(out)}: {out}.")
+    return out

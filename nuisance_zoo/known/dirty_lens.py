@@ -1,0 +1,127 @@
+"""Dirt on the lens: soft, out-of-focus brown and gray smudges over a slightly blurred image."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..base import NuisanceModel
+from ..registry import register_model
+from ._weather_ops import blur_fixed, fixed_uniform, torus_gauss_1d
+
+__all__ = ["DirtyLens"]
+
+# Smudge colours (RGB): dried mud, dust, soot. Each cluster takes one, slightly jittered.
+_PALETTE = ((0.36, 0.26, 0.16), (0.45, 0.38, 0.28), (0.18, 0.15, 0.12))
+_LUMA = (0.299, 0.587, 0.114)
+# Blending toward the blob colour where F is tiny needs a well-defined colour: mix in a little
+# of the mean palette colour with this weight (in units of F).
+_EPS = 1e-3
+
+
+@register_model("dirty-lens")
+class DirtyLens(NuisanceModel):
+    r"""Dirty lens: a few clusters of soft brown/gray smudges, opacity and size set by δ.
+
+    δ = (opacity, blob_size, blur, shift_x, shift_y) with the uniform prior on
+    Δ = [0, 1] × [0.5, max_blob_size] × [0, 1] × [0, 1] × [0, 1] (default ``max_blob_size = 2``).
+
+    The fixed pattern (``seed``) is ``n_clusters`` clusters of 4 Gaussian blobs each: centre
+    :math:`c_j` on the unit torus, base radius :math:`r_j \in [0.035, 0.09]` (fraction of the
+    image's shorter side S), density :math:`a_j \in [0.8, 2.5]` and a colour :math:`k_j` from a
+    palette of mud, dust and soot. With :math:`g_j(p) = \exp(-\lVert p - c_j - \text{shift}\rVert^2
+    / 2 (\text{blob\_size}\cdot r_j S)^2)` (distances wrap around the image):
+
+    .. math::
+
+        F &= \textstyle\sum_j a_j g_j, \qquad
+        k(p) = \big(\textstyle\sum_j a_j g_j k_j + ε \bar k\big) / (F + ε)\\
+        \alpha &= \text{opacity}\cdot\big(1 - e^{-F}\big)\\
+        x_b &= (1 - \text{blur})\, x + \text{blur}\cdot \mathrm{GaussianBlur}_{σ = 0.025 S + 0.3\,px}(x)\\
+        G(x, δ) &= (1 - \alpha)\, x_b + \alpha\, k(p)
+
+    ``opacity = blur = 0`` returns x exactly (:meth:`identity_delta`). The Gaussians are
+    separable, so the cost is O(B · blobs · (H + W) + B · H · W · blobs) without a B×blobs×H×W
+    intermediate.
+
+    Gray images (``gray_policy = "luminance"``): the smudge colours are replaced by their
+    luminance (0.299 R + 0.587 G + 0.114 B); inputs with C ∉ {1, 3} use the luminance too.
+
+    Args:
+        n_clusters: number of smudge clusters.
+        seed: seed of the fixed pattern.
+        max_blob_size: upper bound of ``blob_size`` (a multiplier of the base radii).
+
+    Shape:
+        - x: ``(B, C, H, W)`` or ``(C, H, W)``.
+        - delta: ``(B, 5)``.
+        - Output: same as x.
+
+    Example:
+        >>> import torch, nuisance_zoo as nz
+        >>> G = nz.load("dirty-lens")
+        >>> x = torch.rand(2, 3, 32, 32)
+        >>> d = torch.tensor([[0.8, 1.2, 0.5, 0.0, 0.0], [0.8, 1.2, 0.5, 0.5, 0.5]])
+        >>> y = G(x, d)                       # same dirt, shifted by half the image
+        >>> y.shape
+        torch.Size([2, 3, 32, 32])
+    """
+
+    delta_dim = 5
+    delta_names = ("opacity", "blob_size", "blur", "shift_x", "shift_y")
+    differentiable = True
+    gray_policy = "luminance"
+
+    def __init__(self, n_clusters: int = 10, seed: int = 1703, max_blob_size: float = 2.0) -> None:
+        super().__init__()
+        if n_clusters < 1:
+            raise ValueError(f"n_clusters must be positive, got {n_clusters}.")
+        if not 0.5 < max_blob_size <= 5:
+            raise ValueError(f"max_blob_size must be in (0.5, 5], got {max_blob_size}.")
+        per = 4
+        r = fixed_uniform(seed, n_clusters, per, 7)
+        centre = r[:, :1, :2]                                   # cluster centre
+        jitter = (r[:, :, 2:4] - 0.5) * 0.12                    # blobs spread around it
+        pos = torch.remainder(centre + jitter, 1.0).reshape(-1, 2)
+        radius = (0.035 + 0.055 * r[:, :, 4]).reshape(-1)
+        density = (0.8 + 1.7 * r[:, :, 5]).reshape(-1)
+        palette = torch.tensor(_PALETTE)
+        which = (r[:, 0, 6] * len(_PALETTE)).long().clamp(max=len(_PALETTE) - 1)
+        colour = palette[which].unsqueeze(1) * (0.85 + 0.3 * r[:, :, 6:7])  # (K, per, 3)
+        colour = colour.clamp(0, 1).reshape(-1, 3)
+        self.register_buffer("blob_pos", pos.contiguous(), persistent=False)
+        self.register_buffer("blob_radius", radius.contiguous(), persistent=False)
+        self.register_buffer("blob_density", density.contiguous(), persistent=False)
+        self.register_buffer("blob_colour", colour.contiguous(), persistent=False)
+        self.set_delta_box([0.0, 0.5, 0.0, 0.0, 0.0], [1.0, max_blob_size, 1.0, 1.0, 1.0])
+
+    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor:
+        d = self.delta_low.to(device=device or self.delta_low.device, dtype=dtype or torch.float32).clone()
+        d[1] = 1.0  # the size does not matter at zero opacity; 1 is the neutral multiplier
+        return d.unsqueeze(0).repeat(n, 1)
+
+    def _colours(self, c: int, like: Tensor) -> Tensor:
+        col = self.blob_colour.to(like)
+        if c == 3:
+            return col
+        luma = col @ torch.tensor(_LUMA, dtype=col.dtype, device=col.device)
+        return luma.unsqueeze(1).expand(-1, c)
+
+    def decode(self, x: Tensor, delta: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        opacity, size, blur = delta[:, 0], delta[:, 1], delta[:, 2]
+        shift = delta[:, 3:5]
+        s = min(h, w)
+        pos = self.blob_pos.to(x).unsqueeze(0) + shift.unsqueeze(1)  # (B, J, 2)
+        sigma = size.unsqueeze(1) * self.blob_radius.to(x).unsqueeze(0) * s  # (B, J)
+        gx = torus_gauss_1d(pos[..., 0] * w - 0.5, sigma, w)  # (B, J, W)
+        gy = torus_gauss_1d(pos[..., 1] * h - 0.5, sigma, h)  # (B, J, H)
+        gy = gy * self.blob_density.to(x).view(1, -1, 1)
+        col = self._colours(c, x)  # (J, C)
+        field = torch.einsum("bjh,bjw->bhw", gy, gx).unsqueeze(1)
+        tint = torch.einsum("bjh,bjw,jc->bchw", gy, gx, col)
+        mean_col = col.mean(0).view(1, c, 1, 1)
+        colour = (tint + _EPS * mean_col) / (field + _EPS)
+        alpha = opacity.view(b, 1, 1, 1) * (1 - torch.exp(-field))
+        bl = blur.view(b, 1, 1, 1)
+        xb = x + bl * (blur_fixed(x, 0.025 * s + 0.3) - x)
+        return ((1 - alpha) * xb + alpha * colour).clamp(0, 1)

@@ -1,0 +1,137 @@
+"""Data as the trainer and the evaluator see it: whole tensors in memory, batches in [0, 1].
+
+The paper's datasets (MNIST, SVHN, GTSRB subsets) fit in memory as uint8, so batches are cut
+from one tensor with a seeded permutation: no DataLoader workers, and an exact, cheap resume
+(the order of epoch e is a function of the seed and e alone).
+
+Example:
+    >>> import torch
+    >>> from nuisance_zoo.training.inputs import as_tensors, to_model_input
+    >>> d = as_tensors((torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.arange(4)))
+    >>> to_model_input(d.x[:2], in_chans=3).shape       # gray stacked thrice, as the paper does
+    torch.Size([2, 3, 28, 28])
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["DataTensors", "as_tensors", "to_model_input", "epoch_order"]
+
+
+@dataclass
+class DataTensors:
+    """A labelled image set held as tensors.
+
+    Attributes:
+        x: ``(N, C, H, W)`` uint8, or float in [0, 1].
+        y: ``(N,)`` int64 labels.
+        name: a short description (the spec it came from).
+        classes: class names or ids, when known.
+    """
+
+    x: Tensor
+    y: Tensor
+    name: str = "data"
+    classes: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        """``len(classes)`` when known, else ``max(y) + 1``."""
+        if self.classes:
+            return len(self.classes)
+        return int(self.y.max().item()) + 1 if len(self.y) else 0
+
+    def subset(self, n: int | None, seed: int = 0) -> "DataTensors":
+        """The first ``n`` items of a seeded shuffle (all of them when ``n`` is None or >= N)."""
+        if n is None or n >= len(self):
+            return self
+        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
+        return DataTensors(self.x[idx], self.y[idx], f"{self.name}[:{n}]", self.classes)
+
+
+def _tensor(a: Any, what: str) -> Tensor:
+    if isinstance(a, Tensor):
+        return a
+    if isinstance(a, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(a))
+    raise TypeError(f"{what} must be a torch.Tensor or numpy array, got {type(a).__name__}.")
+
+
+def as_tensors(data: Any, root: str | None = None, split: str = "train") -> DataTensors:
+    """Turn a data spec, a dataset or an ``(x, y)`` pair into :class:`DataTensors`.
+
+    Args:
+        data: a spec string for :func:`nuisance_zoo.data.load_dataset` (``"mnist-sample:train"``,
+            ``"npz:PATH"``, ...); an object with ``x`` ``(N, C, H, W)`` and ``y`` attributes
+            (an ``ImageDataset``); an ``(x, y)`` pair; or :class:`DataTensors`.
+        root: data root passed to ``load_dataset`` for spec strings.
+        split: passed to ``load_dataset`` for specs that do not name their split.
+    """
+    if isinstance(data, DataTensors):
+        return data
+    name, classes = "data", []
+    if isinstance(data, str):
+        from ..data import load_dataset
+
+        name = data
+        data = load_dataset(data, root=root, split=split)
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = data
+    elif hasattr(data, "x") and hasattr(data, "y"):
+        x, y = data.x, data.y
+        name = str(getattr(data, "name", name) or name)
+        classes = list(getattr(data, "classes", None) or [])
+    else:
+        raise TypeError(
+            f"data must be a spec string (e.g. 'mnist-sample:train'), an ImageDataset, or an "
+            f"(x, y) pair of tensors; got {type(data).__name__}."
+        )
+    x, y = _tensor(x, "x"), _tensor(y, "y").long().flatten()
+    if x.ndim == 3:  # (N, H, W): gray without a channel axis
+        x = x.unsqueeze(1)
+    if x.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(x.shape)}.")
+    if x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3):
+        raise ValueError(
+            f"images look channels-last {tuple(x.shape)}; pass x.permute(0, 3, 1, 2) (N, C, H, W)."
+        )
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"{x.shape[0]} images but {y.shape[0]} labels.")
+    if x.dtype != torch.uint8 and not x.is_floating_point():
+        raise TypeError(f"images must be uint8 or float in [0, 1], got {x.dtype}.")
+    return DataTensors(x, y, name, classes)
+
+
+def to_model_input(xb: Tensor, in_chans: int | None = None, device: str | torch.device | None = None) -> Tensor:
+    """A float32 batch in [0, 1] with ``in_chans`` channels (gray is stacked, as in the paper).
+
+    Shape:
+        - Input: ``(B, C, H, W)`` uint8 or float.
+        - Output: ``(B, in_chans, H, W)`` float32.
+    """
+    if device is not None:
+        xb = xb.to(device, non_blocking=True)
+    x = xb.float() / 255.0 if xb.dtype == torch.uint8 else xb.float()
+    c = x.shape[1]
+    if in_chans is None or in_chans == c:
+        return x
+    if c == 1:
+        return x.expand(-1, in_chans, -1, -1).contiguous()
+    raise ValueError(
+        f"the classifier takes {in_chans}-channel images but the data has {c} channels; "
+        f"train with in_chans={c} or convert the data (e.g. a gray spec option)."
+    )
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
+    """The data order of one epoch: a permutation that depends only on ``(seed, epoch)``."""
+    g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
+    return torch.randperm(n, generator=g)

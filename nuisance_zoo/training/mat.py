@@ -1,0 +1,171 @@
+"""Model-based Adversarial Training (MAT, Algorithm 2 of Robey et al., 2020)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from ..base import NuisanceModel, check_delta, check_image
+from .wrapper import ModelBasedWrapper, _search_mode
+
+__all__ = ["MATWrapper"]
+
+
+class MATWrapper(ModelBasedWrapper):
+    r"""Train on δ found by ``k`` steps of projected gradient ascent in Δ (MAT-k).
+
+    Search (lines 4-8 of Algorithm 2), per image ``j`` and step::
+
+        δ_j ← Π_Δ[ δ_j + α · ∇_δ ℓ(f(G(x_j, δ_j)), y_j) ]        (sign=False, the paper)
+        δ_j ← Π_Δ[ δ_j + α · sign(∇_δ ℓ(f(G(x_j, δ_j)), y_j)) ]  (sign=True, PGD-style)
+
+    with the same criterion as the outer loss. The gradient of the batch sum gives each image
+    the gradient of its own loss, so the step does not depend on the batch size. Objective
+    (line 10, divided by ``m``)::
+
+        loss = (1/m) · Σ_j [ ℓ(G(x_j, δ_adv,j), y_j) + λ · ℓ(x_j, y_j) ]
+
+    Start: the paper's ``δ = 0``, read as "no nuisance": ``G.identity_delta`` when G defines
+    one (0 for additive models; 1 for a multiplicative factor), else ``Π_Δ(0)`` (the prior
+    mean of learned models); ``random_start=True`` starts from a prior draw instead, and an
+    explicit ``delta`` argument overrides both. Models with a normal prior have an unbounded
+    Δ, so ``Π_Δ`` is the identity there, as in the paper.
+
+    During the search the classifier is in eval mode (BatchNorm statistics frozen, dropout
+    off); only ``δ`` is differentiated (``torch.autograd.grad``), so no gradient reaches the
+    classifier's ``.grad`` and each submodule's mode is restored afterwards. G encodes the
+    batch once and decodes once per step, plus once at the final δ for the update (``k + 1``
+    decodes, ``k + 1`` classifier forwards in all).
+
+    Args:
+        model: the classifier.
+        G: a nuisance model with ``differentiable=True``.
+        k: ascent steps (MAT-10 in the paper).
+        step_size: α. The paper gives none; the default 0.1 is the step the authors' code
+            takes with raw gradients on δ in [-1, 1]. Scale it to Δ (or use ``sign=True``).
+        lam: λ, weight of the clean term.
+        sign: step along the sign of the gradient (ℓ∞ steepest ascent) instead of the raw
+            gradient.
+        random_start: start from a prior draw instead of the identity δ.
+        criterion: ``None`` (cross-entropy) or a loss supporting ``reduction="none"``.
+        chunk: max images per classifier forward in the search and update.
+        generator: ``torch.Generator`` for the random start.
+
+    Shape:
+        - x: ``(B, C, H, W)`` float in [0, 1]; y: ``(B,)``.
+        - delta (optional): ``(B, q)``, the starting point.
+        - Output: scalar loss (training), ``model(x)`` (eval).
+
+    Example:
+        >>> import torch, torch.nn as nn, nuisance_zoo as nz
+        >>> f = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10))
+        >>> wrapper = MATWrapper(f, nz.load("brightness"), k=10, step_size=0.05, sign=True)
+        >>> loss = wrapper(torch.rand(4, 3, 8, 8), torch.randint(0, 10, (4,)))
+        >>> loss.backward()
+    """
+
+    _min_k = 0
+    _k_name = "k (ascent steps)"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        G: NuisanceModel,
+        k: int = 10,
+        step_size: float = 0.1,
+        lam: float = 1.0,
+        sign: bool = False,
+        random_start: bool = False,
+        criterion: nn.Module | Callable[..., Tensor] | None = None,
+        chunk: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if isinstance(G, NuisanceModel) and not G.differentiable:
+            parts = [type(m).__name__ for m in getattr(G, "models", []) if not m.differentiable]
+            which = f" (non-differentiable parts: {', '.join(parts)})" if parts else ""
+            raise ValueError(
+                f"MAT ascends the gradient of the loss with respect to δ, but "
+                f"{type(G).__name__}{which} has differentiable=False. Use MRTWrapper (worst of "
+                f"k random draws) or MDAWrapper (k random draws), which only sample δ."
+            )
+        super().__init__(model, G, k=k, lam=lam, criterion=criterion, chunk=chunk, generator=generator)
+        step_size = float(step_size)
+        if not step_size > 0:
+            raise ValueError(f"step_size (α) must be > 0, got {step_size}.")
+        self.step_size = step_size
+        self.sign = bool(sign)
+        self.random_start = bool(random_start)
+
+    def extra_repr(self) -> str:
+        return (f"{super().extra_repr()}, step_size={self.step_size}, sign={self.sign}, "
+                f"random_start={self.random_start}")
+
+    def start(self, x: Tensor, delta: Tensor | None = None) -> Tensor:
+        """The starting δ ``(B, q)`` of the search for the batch ``x`` (see the class doc)."""
+        b, dtype = x.shape[0], self._delta_dtype(x)
+        if delta is not None:
+            delta = check_delta(delta, b, self.G.delta_dim).to(device=x.device, dtype=dtype)
+        elif self.random_start:
+            delta = self.G.sample_delta(b, generator=self.generator, device=x.device, dtype=dtype)
+        else:
+            delta = self.G.identity_delta(b, device=x.device, dtype=dtype)
+            if delta is None:
+                delta = torch.zeros(b, self.G.delta_dim, device=x.device, dtype=dtype)
+            delta = delta.to(device=x.device, dtype=dtype)
+        return self.G.project(delta).detach()
+
+    def search(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``k`` projected ascent steps: ``(x_adv (B, C, H, W), delta_adv (B, q))``, detached.
+
+        Args:
+            x: float images in [0, 1].
+            y: targets.
+            delta: optional start ``(B, q)`` (projected onto Δ first).
+        """
+        self._check_batch(x, y)
+        check_image(x)  # encode/decode are called directly below, so check here
+        if not x.is_floating_point():
+            raise TypeError(
+                f"MAT differentiates G(x, δ) and needs float images in [0, 1], got {x.dtype}; "
+                f"convert with x.float() / 255."
+            )
+        xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
+        delta = self.start(xf, delta)
+        with torch.no_grad(), self._g_context(x):
+            content = self.G.encode(xf)  # δ-free: once per batch, not once per step
+        with _search_mode(self.model, grad=True):
+            for _ in range(self.k):
+                delta = delta.detach().requires_grad_(True)
+                with self._g_context(x):
+                    images = self.G.decode(content, delta)
+                grad = self._delta_grad(images, delta, x, y)
+                step = grad.sign() if self.sign else grad
+                delta = self.G.project(delta.detach() + self.step_size * step)
+        with torch.no_grad(), self._g_context(x):
+            x_adv = self.G.decode(content, delta)
+        return x_adv.to(x.dtype), delta.detach()
+
+    def augment(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Clean batch followed by ``G(x, δ_adv)``, weights ``λ/m`` and ``1/m``."""
+        x_adv, _ = self.search(x, y, delta)
+        return self._assemble(x, y, x_adv, per_image=1)
+
+    def _delta_grad(self, images: Tensor, delta: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        """∇_δ Σ_j ℓ(f(G(x_j, δ_j)), y_j): the classifier part in chunks, then one
+        backward through G (so ``chunk`` bounds the classifier's memory in the search)."""
+        if not images.requires_grad:
+            raise RuntimeError(
+                f"{type(self.G).__name__}.decode returned an image without a gradient path to "
+                f"δ although differentiable=True; fix the model or use MRTWrapper/MDAWrapper."
+            )
+        inputs = self._like(images.detach().to(x.dtype), x)
+        size = inputs.shape[0] if self.chunk is None else self.chunk
+        grads = []
+        for s in range(0, inputs.shape[0], size):
+            part = inputs[s:s + size].detach().requires_grad_(True)
+            loss = self._loss(part, y[s:s + size]).sum()
+            grads.append(torch.autograd.grad(loss, part)[0])
+        grad_images = grads[0] if len(grads) == 1 else torch.cat(grads)
+        (grad,) = torch.autograd.grad(images, delta, grad_outputs=grad_images.to(images.dtype))
+        return grad

@@ -1,0 +1,105 @@
+"""Model-based Robust Training (MRT, Algorithm 1 of Robey et al., 2020)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from ..base import NuisanceModel
+from .wrapper import ModelBasedWrapper, _search_mode
+
+__all__ = ["MRTWrapper"]
+
+_SELECTIONS = ("batch", "sample")
+
+
+class MRTWrapper(ModelBasedWrapper):
+    r"""Train on the worst of ``k`` random draws of ``G`` (MRT-k), a zeroth-order search.
+
+    Search (lines 4-13 of Algorithm 1): draw ``k`` δ per image, score every generated image
+    with the classifier, keep the worst:
+
+    * ``selection="batch"`` (the paper): the draw ``i`` whose summed batch loss
+      ``Σ_j ℓ(G(x_j, δ_ij), y_j)`` is highest; all images keep that draw's δ.
+    * ``selection="sample"``: for each image its own worst draw (a stronger inner
+      maximisation: every image's loss is at least its loss under ``"batch"``).
+
+    Under ``DDP(wrapper)`` the ``"batch"`` choice is made per rank (over that rank's images,
+    as BatchNorm's statistics are); ``"sample"`` does not depend on how the batch is split.
+
+    Objective (line 15, divided by ``m``)::
+
+        loss = (1/m) · Σ_j [ ℓ(G(x_j, δ_adv,j), y_j) + λ · ℓ(x_j, y_j) ]
+
+    The search runs the classifier in eval mode without gradients (BatchNorm statistics,
+    dropout, ``requires_grad`` and ``.grad`` untouched; each submodule's mode restored). The
+    update reuses the search's generated images: G runs once per step, the classifier twice
+    (the search forward on ``k·m`` images without grad, the update on ``2m`` images with grad).
+
+    Args:
+        model: the classifier.
+        G: any nuisance model (it need not be differentiable).
+        k: draws per image (MRT-1 and MRT-10 in the paper).
+        lam: λ, weight of the clean term.
+        selection: ``"batch"`` or ``"sample"``.
+        criterion: ``None`` (cross-entropy) or a loss supporting ``reduction="none"``; the
+            search scores draws with the same criterion.
+        chunk: max images per classifier forward / G call.
+        generator: ``torch.Generator`` for the δ draws.
+
+    Shape:
+        - x: ``(B, C, H, W)`` in [0, 1]; y: ``(B,)``.
+        - delta (optional): ``(k, B, q)``, the candidate draws.
+        - Output: scalar loss (training), ``model(x)`` (eval).
+
+    Example:
+        >>> import torch, torch.nn as nn, nuisance_zoo as nz
+        >>> f = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10))
+        >>> wrapper = MRTWrapper(f, nz.load("brightness"), k=10, selection="sample")
+        >>> x, y = torch.rand(4, 3, 8, 8), torch.randint(0, 10, (4,))
+        >>> x_adv, delta_adv = wrapper.search(x, y)
+        >>> x_adv.shape, delta_adv.shape[0]
+        (torch.Size([4, 3, 8, 8]), 4)
+    """
+
+    _k_name = "k (draws per image)"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        G: NuisanceModel,
+        k: int = 10,
+        lam: float = 1.0,
+        selection: str = "batch",
+        criterion: nn.Module | Callable[..., Tensor] | None = None,
+        chunk: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(model, G, k=k, lam=lam, criterion=criterion, chunk=chunk, generator=generator)
+        if selection not in _SELECTIONS:
+            raise ValueError(f"selection must be 'batch' (Algorithm 1) or 'sample' (per-image worst draw), got {selection!r}.")
+        self.selection = selection
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, selection={self.selection!r}"
+
+    def search(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The worst draws: ``(x_adv (B, C, H, W), delta_adv (B, q))``, no gradients."""
+        self._check_batch(x, y)
+        images, delta = self._draw(x, self.k, delta)
+        k, b = images.shape[:2]
+        with _search_mode(self.model, grad=False):
+            losses = self.per_sample_loss(self._like(images.flatten(0, 1), x), torch.cat([y] * k)).view(k, b)
+        if self.selection == "batch":
+            # argmax returns the first maximum, like Algorithm 1's strict ">" (ties keep the earlier draw).
+            i = int(losses.sum(1).argmax())
+            return images[i], delta[i]
+        idx = losses.argmax(0)
+        cols = torch.arange(b, device=idx.device)
+        return images[idx, cols], delta[idx, cols]
+
+    def augment(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Clean batch followed by the selected draws, weights ``λ/m`` and ``1/m``."""
+        x_adv, _ = self.search(x, y, delta)
+        return self._assemble(x, y, x_adv, per_image=1)

@@ -1,0 +1,326 @@
+"""The shared machinery of the model-based training wrappers (MDA, MRT, MAT, PGD).
+
+A wrapper holds a classifier ``f`` and a frozen model of natural variation ``G`` and turns a
+batch ``(x, y)`` into the paper's objective (Section 5, Algorithms 1-3)::
+
+    loss = (1/m) · Σ_j [ Σ_i w_i · ℓ(G(x_j, δ_ij), y_j) + λ · ℓ(x_j, y_j) ]
+
+where ``m`` is the batch size, the inner sum runs over the generated images of sample ``j``
+(``k`` random draws for MDA, the one selected draw for MRT and MAT, all with weight 1) and
+``ℓ`` is the per-sample criterion. The paper writes the sum over the batch without ``1/m``;
+we divide by ``m`` so that the loss is a per-sample mean, its scale (and so the learning rate)
+does not depend on the batch size, and averaging it over DDP ranks or accumulation steps gives
+the loss of the whole batch. λ multiplies only the clean term, exactly as in the paper, so
+``λ = 1`` weighs each generated image as much as its clean original (the authors' code instead
+takes the mean over the concatenated batch, i.e. our loss divided by ``k + 1`` for MDA and by
+2 for MRT/MAT, when λ = 1).
+
+Every subclass implements :meth:`ModelBasedWrapper.augment`, which returns the images, targets
+and per-image weights of that sum; :meth:`forward` evaluates it with one classifier forward.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Callable, Iterator
+
+import torch
+from torch import Tensor, nn
+
+from ..base import NuisanceModel
+
+__all__ = ["ModelBasedWrapper", "per_sample_criterion"]
+
+
+class _FunctionalCriterion(nn.Module):
+    """A criterion given as a function, called with ``reduction="none"``."""
+
+    def __init__(self, fn: Callable[..., Tensor]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, output: Tensor, target: Tensor) -> Tensor:
+        return self.fn(output, target, reduction="none")
+
+    def extra_repr(self) -> str:
+        return getattr(self.fn, "__name__", repr(self.fn))
+
+
+def per_sample_criterion(criterion: nn.Module | Callable[..., Tensor] | None) -> nn.Module:
+    """A copy of ``criterion`` that returns one loss per sample.
+
+    Args:
+        criterion: ``None`` (cross-entropy), a loss module with a ``reduction`` attribute
+            (e.g. ``nn.CrossEntropyLoss(label_smoothing=0.1)``; it is deep-copied and the copy
+            gets ``reduction="none"``, the caller's object is not changed) or a function that
+            accepts ``reduction="none"`` (e.g. ``torch.nn.functional.cross_entropy``).
+
+    Returns:
+        An ``nn.Module`` mapping ``(output, target)`` to per-sample losses.
+
+    Example:
+        >>> import torch
+        >>> crit = per_sample_criterion(torch.nn.CrossEntropyLoss())
+        >>> crit(torch.zeros(3, 4), torch.tensor([0, 1, 2])).shape
+        torch.Size([3])
+    """
+    if criterion is None:
+        return nn.CrossEntropyLoss(reduction="none")
+    if isinstance(criterion, nn.Module):
+        if not hasattr(criterion, "reduction"):
+            raise TypeError(
+                f"criterion {type(criterion).__name__} has no `reduction` attribute, so the "
+                f"wrapper cannot get per-sample losses from it. Pass a loss module such as "
+                f"nn.CrossEntropyLoss(), or a function f(output, target, reduction='none')."
+            )
+        crit = copy.deepcopy(criterion)
+        crit.reduction = "none"
+        return crit
+    if callable(criterion):
+        return _FunctionalCriterion(criterion)
+    raise TypeError(f"criterion must be None, an nn.Module loss or a function, got {type(criterion).__name__}.")
+
+
+@contextlib.contextmanager
+def _search_mode(model: nn.Module, grad: bool) -> Iterator[None]:
+    """Run an inner search: classifier in eval mode (BatchNorm statistics frozen, dropout
+    off), gradients on only if ``grad``; every submodule's own mode is restored afterwards
+    (a blanket ``model.train()`` would wake BatchNorm layers a user froze on purpose)."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.set_grad_enabled(grad):
+            yield
+    finally:
+        for m, was_training in modes:
+            m.training = was_training
+
+
+class ModelBasedWrapper(nn.Module):
+    r"""Base class of the wrappers: a classifier trained against a frozen nuisance model.
+
+    * Training mode: ``wrapper(x, y)`` returns the scalar objective (see the module docstring
+      for the exact formula and its ``1/m`` normalisation).
+    * Eval mode: ``wrapper(x)`` returns exactly ``wrapper.model(x)``.
+    * :meth:`augment` returns ``(images, targets, weights)`` for a custom loss:
+      ``(weights * criterion_none(model(images), targets)).sum()`` equals the objective.
+
+    ``G`` is frozen: its parameters get ``requires_grad=False``, it stays in eval mode when
+    the wrapper is put in training mode, and no gradient ever reaches it, so
+    ``torch.optim.SGD(wrapper.parameters(), ...)`` trains only the classifier (optimisers skip
+    parameters without a gradient). ``wrapper.to(device)`` moves both. Save the classifier with
+    ``wrapper.model.state_dict()``: it has no wrapper keys and loads into the bare classifier
+    (``wrapper.state_dict()`` also holds G's weights under ``G.``).
+
+    G always runs in float32/float64 with autocast disabled (images in [0, 1] lose small
+    nuisances in half precision, as in :class:`~nuisance_zoo.base.NuisanceModel`); the
+    classifier runs under the caller's autocast, and losses are computed in float32.
+
+    Distributed training: wrap the wrapper, ``DDP(wrapper)``, not the classifier inside it.
+    The inner searches call the classifier several times per step and MAT differentiates it
+    with respect to δ only; under ``DDP(wrapper)`` DDP sees a single forward that returns the
+    loss, and one backward. Give every rank its own δ stream (e.g. a generator seeded with
+    the rank), as with any data augmentation.
+
+    Args:
+        model: the classifier ``f``: images in [0, 1] ``(N, C, H, W)`` → outputs ``(N, ...)``.
+            Put input normalisation (mean/std) inside it: G works on [0, 1] images.
+        G: any :class:`~nuisance_zoo.base.NuisanceModel` (known, learned or composed).
+        k: number of draws (MDA, MRT) or ascent steps (MAT).
+        lam: λ ≥ 0, the weight of the clean term (the paper uses λ = 1).
+        criterion: ``None`` for cross-entropy, or a loss supporting ``reduction="none"``
+            (see :func:`per_sample_criterion`). Per-sample losses with extra dimensions are
+            averaged over them.
+        chunk: at most this many images per classifier forward and per G call (``None``: one
+            call each). It bounds the memory of the draws and of the inner search; in the
+            update the activations of all chunks are still kept for backward (use a smaller
+            batch with gradient accumulation to bound that). With BatchNorm in training mode
+            each chunk has its own batch statistics.
+        generator: ``torch.Generator`` for the δ draws (on the device of the data).
+
+    Shape:
+        - x: ``(B, C, H, W)``, float in [0, 1] (uint8 is accepted by MDA and MRT and passed to
+          the classifier as is, as in eval mode).
+        - y: ``(B,)`` targets (or whatever the criterion takes, batch first).
+        - Output (training): scalar; (eval): ``model(x)``.
+    """
+
+    #: smallest allowed ``k`` (MAT allows 0 steps: train at the starting point).
+    _min_k: int = 1
+    #: what ``k`` counts, for error messages.
+    _k_name: str = "k"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        G: NuisanceModel,
+        k: int,
+        lam: float = 1.0,
+        criterion: nn.Module | Callable[..., Tensor] | None = None,
+        chunk: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be an nn.Module classifier, got {type(model).__name__}.")
+        if not isinstance(G, NuisanceModel):
+            raise TypeError(
+                f"G must be a nuisance_zoo.NuisanceModel (e.g. nz.load('brightness')), got "
+                f"{type(G).__name__}."
+            )
+        if isinstance(k, bool) or not isinstance(k, int) or k < self._min_k:
+            raise ValueError(f"{type(self).__name__}: {self._k_name} must be an int >= {self._min_k}, got {k!r}.")
+        lam = float(lam)
+        if not lam >= 0:  # also rejects NaN
+            raise ValueError(f"lam (λ, the weight of the clean term) must be >= 0, got {lam}.")
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+            raise ValueError(f"chunk must be None or an int >= 1 (images per forward), got {chunk!r}.")
+        self.model = model
+        self.G = G
+        self.G.requires_grad_(False)
+        self.G.eval()
+        self.k = k
+        self.lam = lam
+        self.chunk = chunk
+        self.generator = generator
+        self.criterion = per_sample_criterion(criterion)
+
+    # ------------------------------------------------------------------ nn.Module behaviour
+    def train(self, mode: bool = True) -> "ModelBasedWrapper":
+        """Set the classifier's mode; G stays in eval mode (it is a fixed model)."""
+        super().train(mode)
+        self.G.eval()
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> "ModelBasedWrapper":
+        """Change ``requires_grad`` of the classifier only; G stays frozen."""
+        self.model.requires_grad_(requires_grad)
+        return self
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}, lam={self.lam}, chunk={self.chunk}"
+
+    # ------------------------------------------------------------------ public API
+    def forward(self, x: Tensor, y: Tensor | None = None, delta: Tensor | None = None) -> Tensor:
+        """Training mode: the scalar objective; eval mode: ``model(x)``.
+
+        Args:
+            x: images ``(B, C, H, W)`` in [0, 1].
+            y: targets ``(B,)``; required in training mode, not accepted in eval mode.
+            delta: optional δ for the search (see the subclass); drawn when None.
+        """
+        if not self.training:
+            if y is not None or delta is not None:
+                raise ValueError(
+                    f"{type(self).__name__} is in eval mode, where wrapper(x) returns "
+                    f"model(x) and takes no targets. For the training objective call "
+                    f"wrapper.train() first, or use wrapper.augment(x, y) for a custom loss."
+                )
+            return self.model(x)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} is in training mode: call wrapper(x, y) to get the loss, "
+                f"or wrapper.eval() to get predictions with wrapper(x)."
+            )
+        images, targets, weights = self.augment(x, y, delta)
+        return self.weighted_loss(images, targets, weights)
+
+    def augment(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """The augmented batch of the objective, for users with their own loss.
+
+        Returns:
+            ``(images, targets, weights)``: ``images`` ``(N, C, H, W)`` are the clean batch
+            followed by the generated images, ``targets`` ``(N,)`` their targets and
+            ``weights`` ``(N,)`` float32 such that
+            ``(weights * criterion_none(model(images), targets)).sum()`` is the objective.
+            No gradient flows into ``images``.
+        """
+        raise NotImplementedError
+
+    def weighted_loss(self, images: Tensor, targets: Tensor, weights: Tensor) -> Tensor:
+        """``Σ weights · ℓ(model(images), targets)``, the classifier in its current mode."""
+        return (weights * self.per_sample_loss(images, targets)).sum()
+
+    def per_sample_loss(self, images: Tensor, targets: Tensor) -> Tensor:
+        """Per-sample criterion values ``(N,)`` in float32, in chunks of ``self.chunk`` images.
+
+        The classifier runs in its current mode and with the current grad mode.
+        """
+        n = images.shape[0]
+        size = n if self.chunk is None else self.chunk
+        parts = [self._loss(images[s:s + size], targets[s:s + size]) for s in range(0, n, size)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def _loss(self, images: Tensor, targets: Tensor) -> Tensor:
+        out = self.model(images)
+        # Losses in float32 under autocast: bf16 logits lose the small differences that the
+        # searches compare.
+        if out.is_floating_point() and out.dtype in (torch.float16, torch.bfloat16):
+            out = out.float()
+        loss = self.criterion(out, targets)
+        if loss.ndim == 0:
+            raise ValueError(
+                f"the criterion returned a scalar for a batch of {images.shape[0]}; it must "
+                f"honour reduction='none' and return one loss per sample."
+            )
+        if loss.ndim > 1:
+            loss = loss.flatten(1).mean(1)
+        return loss.float()
+
+    def _check_batch(self, x: Tensor, y: Tensor) -> None:
+        # The [0, 1] range check runs inside G (check_image), once per step.
+        if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[0] == 0:
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"x must be a non-empty batch (B, C, H, W), got {got}; use x.unsqueeze(0) for one image.")
+        if not isinstance(y, Tensor) or y.ndim == 0 or y.shape[0] != x.shape[0]:
+            got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
+            raise ValueError(f"y must be a tensor with one target per image, batch {x.shape[0]}; got {got}.")
+
+    def _g_context(self, x: Tensor):
+        """G runs without autocast (see the class docstring) and, here, without gradients."""
+        return torch.autocast(device_type=x.device.type, enabled=False)
+
+    def _delta_dtype(self, x: Tensor) -> torch.dtype:
+        return x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+
+    def _draw(self, x: Tensor, k: int, delta: Tensor | None) -> tuple[Tensor, Tensor]:
+        """``k`` draws of G per image, ``((k, B, C, H, W), (k, B, q))``, without gradients.
+
+        One ``G.forward_multi`` call (one encode, one batched decode); with ``chunk`` the
+        draws are split into calls of about ``chunk`` images (at least one draw each).
+        """
+        b, q = x.shape[0], self.G.delta_dim
+        if delta is None:
+            delta = self.G.sample_delta(k * b, generator=self.generator, device=x.device,
+                                        dtype=self._delta_dtype(x)).view(k, b, q)
+        elif not isinstance(delta, Tensor) or tuple(delta.shape) != (k, b, q):
+            got = tuple(delta.shape) if isinstance(delta, Tensor) else type(delta).__name__
+            raise ValueError(
+                f"delta must have shape (k, B, q) = ({k}, {b}, {q}): k draws per image and "
+                f"q = G.delta_dim; got {got}."
+            )
+        per_call = delta.shape[0] if self.chunk is None else max(1, self.chunk // max(b, 1))
+        with torch.no_grad(), self._g_context(x):
+            outs = [self.G.forward_multi(x, delta=d)[0] for d in delta.split(per_call)]
+        images = outs[0] if len(outs) == 1 else torch.cat(outs)
+        return images, delta
+
+    @staticmethod
+    def _like(images: Tensor, x: Tensor) -> Tensor:
+        """Give a 4-d batch for the classifier the memory format of ``x`` (channels_last
+        inputs usually mean a channels_last classifier; G's outputs are contiguous)."""
+        if (images.ndim == 4 and x.shape[1] > 1 and not x.is_contiguous()
+                and x.is_contiguous(memory_format=torch.channels_last)):
+            return images.contiguous(memory_format=torch.channels_last)
+        return images
+
+    def _assemble(self, x: Tensor, y: Tensor, generated: Tensor, per_image: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Clean batch + generated images ``(n·B, ...)`` (draw-major), with their weights."""
+        b = x.shape[0]
+        images = torch.cat([x, generated.to(x.dtype)])
+        images = self._like(images, x)
+        targets = torch.cat([y] * (per_image + 1))
+        weights = torch.full((images.shape[0],), 1.0 / b, device=x.device, dtype=torch.float32)
+        weights[:b] = self.lam / b
+        return images, targets, weights
