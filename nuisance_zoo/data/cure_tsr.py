@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import torch
 
@@ -34,10 +34,11 @@ from .paths import HOW_TO_POINT
 __all__ = ["CURE_TSR_CHALLENGES", "CURE_TSR_SIGNS", "CureTsrName", "parse_cure_tsr_name",
            "challenge_code", "load_cure_tsr"]
 
-#: challengeType code → name (the names ``challenge=`` accepts; ``-`` and spaces also work).
+#: challengeType code → name (the names ``challenge=`` accepts; ``_``, spaces and case are
+#: forgiven). Hyphenated like the known models' challenge names (``nuisance_zoo.known``).
 CURE_TSR_CHALLENGES: dict[int, str] = {
-    0: "none", 1: "decolorization", 2: "lens_blur", 3: "codec_error", 4: "darkening",
-    5: "dirty_lens", 6: "exposure", 7: "gaussian_blur", 8: "noise", 9: "rain", 10: "shadow",
+    0: "none", 1: "decolorization", 2: "lens-blur", 3: "codec-error", 4: "darkening",
+    5: "dirty-lens", 6: "exposure", 7: "gaussian-blur", 8: "noise", 9: "rain", 10: "shadow",
     11: "snow", 12: "haze",
 }
 
@@ -48,7 +49,7 @@ CURE_TSR_SIGNS: list[str] = [
 ]
 
 _NAME_RE = re.compile(r"^(\d{2})_(\d{2})_(\d{2})_(\d{2})_(\d+)$")
-_ALIASES = {"clean": 0, "challenge_free": 0, "challengefree": 0, "no_challenge": 0}
+_ALIASES = {"clean": 0, "challenge-free": 0, "challengefree": 0, "no-challenge": 0}
 
 
 class CureTsrName(tuple):
@@ -83,7 +84,7 @@ def challenge_code(name: str | int) -> int:
     if isinstance(name, int):
         code = name
     else:
-        key = re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+        key = re.sub(r"[\s_\-]+", "-", str(name).strip().lower())
         if key.isdigit():
             code = int(key)
         elif key in _ALIASES:

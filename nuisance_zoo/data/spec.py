@@ -72,6 +72,7 @@ Every error names the bad part and the fix (see :func:`load_dataset`).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -312,10 +313,15 @@ def synthesize(ds: ImageDataset, challenge: str, level: int, generator: torch.Ge
 
     if not 0 <= level <= 5:
         raise ValueError(f"challenge level must be 0..5, got {level}.")
+    # the known models name challenges in lower case with hyphens ("dirty-lens")
+    challenge = re.sub(r"[\s_]+", "-", challenge.strip().lower())
     parts = []
     for i in range(0, len(ds), chunk):
         x = ds.x[i:i + chunk]
-        out = synthesize_challenge(x, challenge, level, generator=generator)
+        try:
+            out = synthesize_challenge(x, challenge, level, generator=generator)
+        except KeyError as err:  # unknown challenge: KeyError's repr-quoting hides the message
+            raise ValueError(str(err.args[0]) if err.args else f"unknown challenge {challenge!r}") from None
         if out.dtype != torch.uint8:
             out = out.detach().clamp(0, 1).mul(255).round().to(torch.uint8)
         parts.append(out.cpu())

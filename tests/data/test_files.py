@@ -56,7 +56,8 @@ class TestImageFolder:
         save_image(folder / "b_class" / "big.png", _img(40, h=9, w=7))
         with pytest.raises(ValueError) as e:
             load_dataset(f"folder:{folder}")
-        assert "size=" in str(e.value) and "6x6 (3 images" in str(e.value) and "9x7 (1 images, e.g. big.png)" in str(e.value)
+        msg = str(e.value)
+        assert "size=" in msg and "6x6 (3 images" in msg and "9x7 (1 images, e.g. big.png)" in msg
         ds = load_dataset(f"folder:{folder}?size=5")
         assert ds.x.shape == (4, 3, 5, 5) and int(ds.x[3, 0, 2, 2]) == 40
 
@@ -89,6 +90,8 @@ class TestCureTsr:
         n = parse_cure_tsr_name("01_06_11_03_0123.bmp")
         assert (n.sequence, n.sign, n.challenge, n.level, n.index) == (1, 6, 11, 3, 123)
         assert parse_cure_tsr_name("01_06_00_00_0001.bmp").level == 0
+        from nuisance_zoo.data.cure_tsr import challenge_code
+        assert challenge_code("Dirty_Lens") == challenge_code("dirty lens") == 5 and challenge_code("clean") == 0
         for bad in ("1_6_11_3_1.bmp", "01_15_11_03_0001.bmp", "01_06_13_03_0001.bmp", "03_06_11_03_1.bmp",
                     "01_06_11_06_0001.bmp", "img.bmp"):
             assert parse_cure_tsr_name(bad) is None, bad

@@ -193,3 +193,20 @@ class TestSynthesis:
         with pytest.raises(ValueError, match="0..5"):
             load_dataset("toy?challenge=snow&level=7", root=root)
         assert not fake_synth
+
+
+class TestSynthesisWithKnownModels:
+    """End to end through nuisance_zoo.known (the data layer's one call into the models)."""
+
+    def test_haze_level3_changes_images_level0_does_not(self):
+        clean = load_dataset("mnist-sample:test?limit=6&channels=3")
+        hazy = load_dataset("mnist-sample:test?limit=6&channels=3&challenge=haze&level=3&seed=1")
+        again = load_dataset("mnist-sample:test?limit=6&channels=3&synth=Haze:3&seed=1")
+        assert hazy.x.dtype == torch.uint8 and hazy.x.shape == clean.x.shape
+        assert torch.equal(hazy.y, clean.y) and not torch.equal(hazy.x, clean.x)
+        assert torch.equal(hazy.x, again.x)  # same seed, same δ draws
+        assert torch.equal(load_dataset("mnist-sample:test?limit=6&channels=3&challenge=haze&level=0").x, clean.x)
+
+    def test_unknown_challenge(self):
+        with pytest.raises(ValueError, match="unknown challenge type 'sleet'"):
+            load_dataset("mnist-sample:test?limit=2&channels=3&challenge=sleet&level=2")
