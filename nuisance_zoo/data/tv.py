@@ -104,6 +104,8 @@ def load_torchvision(name: str, root: str | Path | None = None, split: str = "tr
         download = os.environ.get("NUISANCE_ZOO_OFFLINE", "0").lower() not in ("1", "true", "yes")
     try:
         ds = _construct(cls_name, root, split, variant, download=False)
+    except ModuleNotFoundError as err:  # SVHN's .mat reader needs scipy, not a dependency here
+        raise ImportError(f"tv:{cls_name} needs the package {err.name!r}: pip install {err.name}") from None
     except (RuntimeError, FileNotFoundError) as missing:
         if not download:
             raise FileNotFoundError(

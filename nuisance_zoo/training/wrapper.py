@@ -119,8 +119,11 @@ class ModelBasedWrapper(nn.Module):
     Distributed training: wrap the wrapper, ``DDP(wrapper)``, not the classifier inside it.
     The inner searches call the classifier several times per step and MAT differentiates it
     with respect to δ only; under ``DDP(wrapper)`` DDP sees a single forward that returns the
-    loss, and one backward. Give every rank its own δ stream (e.g. a generator seeded with
-    the rank), as with any data augmentation.
+    loss, and one backward. (A wrapper around ``DDP(model)`` would send every search call through
+    DDP's forward, with its buffer broadcast, and MAT's grad-enabled search forwards have a
+    backward that never reaches the parameters, which DDP's reducer does not expect; that
+    layout is not supported.) Give every rank its own δ stream (e.g. a
+    generator seeded with the rank), as with any data augmentation.
 
     Args:
         model: the classifier ``f``: images in [0, 1] ``(N, C, H, W)`` → outputs ``(N, ...)``.

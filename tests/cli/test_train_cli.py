@@ -55,11 +55,6 @@ def test_train_then_evaluate(tmp_path):
     assert cfg["in_chans"] == 3 and cfg["algorithm"] == "mda" and cfg["k"] == 2
     assert cfg["nuisance"] == "background-color"
 
-    # Same command again without --resume is refused; with --resume it is already done.
-    again = cli("train", "--nuisance", "background-color", "--k", "2", "--data", train_spec, "--in-chans", "3",
-                "--epochs", "2", "--batch-size", "8", "--out", str(out), "--no-progress")
-    assert again.returncode == 2 and "--resume" in again.stderr
-
     report = tmp_path / "report.json"
     r = cli("evaluate", "--classifier", str(out), "--data", test_spec, "--nuisance", "background-color",
             "--k", "3", "--steps", "2", "--json", str(report))

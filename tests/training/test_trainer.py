@@ -190,6 +190,18 @@ def test_metrics_csv_json_and_classifier_files(tmp_path):
     assert set(weights) == set(result.model.state_dict())  # a plain state dict: no wrapper keys
 
 
+@pytest.mark.parametrize("algorithm,kwargs", [
+    ("erm", {}), ("pgd", {"steps": 2}), ("mrt", {"selection": "sample"}), ("mat", {}), ("mda", {}),
+])
+def test_every_algorithm_takes_steps(algorithm, kwargs):
+    seen = []
+    result = train("paper-cnn", nuisance=Shift(), algorithm=algorithm, k=2, data=toy_data(16), epochs=1,
+                   batch_size=8, algorithm_kwargs=kwargs, callback=seen.append, progress=False)
+    assert [s["global_step"] for s in seen] == [1, 2]
+    assert all(s["loss"] > 0 and torch.isfinite(torch.tensor(s["loss"])) for s in seen)
+    assert result.metrics[0]["train_loss"] == pytest.approx(sum(s["loss"] for s in seen) / 2)
+
+
 def test_unknown_algorithm_and_missing_nuisance_are_clear():
     with pytest.raises(ValueError, match="choose one of"):
         train(algorithm="sgd-magic", data=toy_data(), progress=False)
@@ -234,3 +246,33 @@ def test_evaluate_skips_gradient_search_for_non_differentiable_models():
 
     r = evaluate(MeanThreshold(), separable_set(), nuisance=HardShift(-0.5, 0.5), k=4, steps=5)
     assert r["gradient"] is None and r["steps"] == 0 and r["worst"] == r["worst_of_k"]
+
+
+# ---------------------------------------------------------------------------- the demo
+def test_demo_runs_small_and_writes_report_and_picture(tmp_path, capsys):
+    from nuisance_zoo.training.demo import PAPER_GRAY_TO_RGB, run_demo
+
+    report = run_demo(tmp_path, n_train=64, n_test=32, epochs=1, progress=False)
+    printed = capsys.readouterr().out
+    assert "87.8%" in printed and "98.9%" in printed and "MDA-5" in printed
+    assert report["paper"] == PAPER_GRAY_TO_RGB and report["n_train"] == 64 and report["n_test"] == 32
+    for alg in ("erm", "mda"):
+        assert set(report["accuracy"][alg]) == {"gray", "rgb"}
+        assert all(0.0 <= v <= 100.0 for v in report["accuracy"][alg].values())
+        assert (tmp_path / alg / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "demo.json").read_text()) == report
+    from PIL import Image
+
+    img = Image.open(tmp_path / "augmentations.png")
+    assert img.mode == "RGB" and img.size[0] > 10 * 28 and img.size[1] > 6 * 28  # 6 rows of 10 digits
+
+
+@pytest.mark.slow
+def test_demo_default_mda_beats_erm_on_rgb_backgrounds(tmp_path):
+    """The demo's claim at its default size (about two minutes on two cores)."""
+    from nuisance_zoo.training.demo import run_demo
+
+    report = run_demo(tmp_path, progress=False, verbose=False)
+    acc = report["accuracy"]
+    assert acc["mda"]["rgb"] >= acc["erm"]["rgb"] + 5.0, acc
+    assert acc["erm"]["gray"] >= 80.0 and acc["mda"]["gray"] >= 80.0, acc
