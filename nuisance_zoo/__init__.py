@@ -6,6 +6,8 @@ Example:
     >>> G(torch.rand(2, 3, 32, 32)).shape
     torch.Size([2, 3, 32, 32])
 """
+__version__ = "0.1.0"
+
 from .base import Compose, NuisanceModel
 from .registry import (
     PretrainedEntry,
@@ -17,11 +19,16 @@ from .registry import (
     register_model,
     register_pretrained,
 )
-
-__version__ = "0.1.0"
+from .training import MATWrapper, MDAWrapper, ModelBasedWrapper, MRTWrapper, PGDWrapper
+from . import hub  # noqa: E402
+from .hub import ChecksumMismatchError, HubError
+from .data import ImageDataset, curate, load_dataset, sample_mnist
 
 __all__ = [
     "NuisanceModel", "Compose", "load", "list_models", "info", "register_model",
     "register_pretrained", "register_architecture", "PretrainedEntry", "UnknownModelError",
+    "MDAWrapper", "MRTWrapper", "MATWrapper", "PGDWrapper", "ModelBasedWrapper",
+    "hub", "HubError", "ChecksumMismatchError",
+    "ImageDataset", "load_dataset", "curate", "sample_mnist",
     "__version__",
 ]

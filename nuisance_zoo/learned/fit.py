@@ -392,9 +392,9 @@ def fit(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=cfg.iterations, initial=start, desc="fit", unit="it", dynamic_ncols=True)
-    log = open(out / "log.jsonl", "a") if out is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    log = open(out / "log.jsonl", "a") if out is not None else None
     t0, snapshots = time.perf_counter(), set(int(s) for s in snapshots)
     trainer.train()
     try:
