@@ -19,15 +19,18 @@ from .registry import (
     register_model,
     register_pretrained,
 )
-from .training import MATWrapper, MDAWrapper, ModelBasedWrapper, MRTWrapper, PGDWrapper
+from .training import MATWrapper, MDAWrapper, ModelBasedWrapper, MRTWrapper, PGDWrapper, load_classifier, train
+from .eval import evaluate
 from . import hub  # noqa: E402
 from .hub import ChecksumMismatchError, HubError
 from .data import ImageDataset, curate, load_dataset, sample_mnist
+from .learned import fit
 
 __all__ = [
     "NuisanceModel", "Compose", "load", "list_models", "info", "register_model",
     "register_pretrained", "register_architecture", "PretrainedEntry", "UnknownModelError",
-    "MDAWrapper", "MRTWrapper", "MATWrapper", "PGDWrapper", "ModelBasedWrapper",
+    "MDAWrapper", "MRTWrapper", "MATWrapper", "PGDWrapper", "ModelBasedWrapper", "train", "evaluate",
+    "load_classifier", "fit",
     "hub", "HubError", "ChecksumMismatchError",
     "ImageDataset", "load_dataset", "curate", "sample_mnist",
     "__version__",

@@ -120,6 +120,7 @@ def evaluate(
         model = load_classifier(model, device=device)
     if in_chans is None:
         in_chans = getattr(model, "classifier_config", {}).get("in_chans")
+    nuisance_name = nuisance if isinstance(nuisance, str) else type(nuisance).__name__
     if isinstance(nuisance, str):
         from ..registry import load
 
@@ -176,6 +177,6 @@ def evaluate(
             random=n_rand / n, worst_of_k=n_worstk / n,
             gradient=(n_grad / n) if run_grad else None, worst=n_worst / n,
             k=k, steps=steps if run_grad else 0,
-            nuisance=getattr(nuisance, "name", None) or type(nuisance).__name__,
+            nuisance=nuisance_name,
         )
     return report

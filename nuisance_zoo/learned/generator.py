@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..base import NuisanceModel
 from ..registry import register_architecture
-from .blocks import AdaINResBlock, ConvBlock, ResBlock, make_activation
+from .blocks import AdaINResBlock, ConvBlock, ResBlock, UpBlock, make_activation
 from .config import GeneratorConfig
 
 try:
@@ -149,8 +148,8 @@ class Decoder(nn.Module):
         )
         up = []
         for _ in range(cfg.n_downsample):
-            up.append(ConvBlock(ch, ch // 2, cfg.up_kernel, 1, cfg.up_kernel // 2, norm="ln", activ=cfg.activ,
-                                pad_type=cfg.pad_type, separable=cfg.separable))
+            up.append(UpBlock(ch, ch // 2, cfg.up_kernel, norm="ln", activ=cfg.activ, pad_type=cfg.pad_type,
+                              separable=cfg.separable))
             ch //= 2
         self.up = nn.ModuleList(up)
         self.out = ConvBlock(ch, cfg.n_out, cfg.out_kernel, 1, cfg.out_kernel // 2, norm="none", activ="none",
@@ -166,7 +165,7 @@ class Decoder(nn.Module):
         for i, blk in enumerate(self.res):
             h = blk(h, adain_params[:, i * self.block_params:(i + 1) * self.block_params])
         for m in self.up:
-            h = m(F.interpolate(h, scale_factor=2.0, mode="nearest"))
+            h = m(h)
         return self.out(h)
 
 

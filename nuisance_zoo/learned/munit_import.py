@@ -60,9 +60,9 @@ def munit_key_map(cfg: GeneratorConfig) -> dict[str, str]:
         conv(f"dec.model.0.model.{j}.model.0", f"decoder.res.{j}.conv1")
         conv(f"dec.model.0.model.{j}.model.1", f"decoder.res.{j}.conv2")
     for i in range(cfg.n_downsample):
-        conv(f"dec.model.{2 + 2 * i}", f"decoder.up.{i}")
-        m[f"dec.model.{2 + 2 * i}.norm.gamma"] = f"decoder.up.{i}.norm.gamma"
-        m[f"dec.model.{2 + 2 * i}.norm.beta"] = f"decoder.up.{i}.norm.beta"
+        conv(f"dec.model.{2 + 2 * i}", f"decoder.up.{i}.block")
+        m[f"dec.model.{2 + 2 * i}.norm.gamma"] = f"decoder.up.{i}.block.norm.gamma"
+        m[f"dec.model.{2 + 2 * i}.norm.beta"] = f"decoder.up.{i}.block.norm.beta"
     conv(f"dec.model.{1 + 2 * cfg.n_downsample}", "decoder.out")
     for i in range(cfg.n_mlp):
         for p in ("weight", "bias"):

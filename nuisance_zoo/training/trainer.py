@@ -303,8 +303,9 @@ def train(
         clf = create_classifier(model, num_classes, in_chans, input_size)
     else:
         clf = model
-        model_name = getattr(getattr(clf, "pretrained_cfg", None) or {}, "get", lambda *_: None)("architecture") \
-            or type(clf).__name__
+        # timm models know their architecture name; other modules are saved under their class
+        # name (load_classifier cannot rebuild those: load the state dict into your module).
+        model_name = (getattr(clf, "pretrained_cfg", None) or {}).get("architecture") or type(clf).__name__
     clf = clf.to(device)
     algorithm_kwargs = dict(algorithm_kwargs or {})
     if algorithm == "pgd":
