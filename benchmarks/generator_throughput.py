@@ -111,9 +111,10 @@ def main(argv=None) -> None:
         f"Measured by `python benchmarks/generator_throughput.py` with `torch.set_num_threads({args.threads})`, "
         f"32×32 RGB inputs, batch {args.batch}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs visible, load average {load[0]:.1f} when it finished.", "",
-        "**Noisy:** the machine was shared with other jobs, so wall-clock numbers are pessimistic. The CPU-time "
-        "column (batch × threads / process CPU seconds) estimates idle-machine throughput; rerun on an idle "
-        "machine for publishable numbers.", "",
+        ("**Noisy:** other jobs shared the cores (load average above the thread count), so wall-clock numbers "
+         "are pessimistic. The CPU-time column (batch × threads / process CPU seconds) estimates idle-machine "
+         "throughput; rerun on an idle machine for publishable numbers." if load[0] > args.threads else
+         "The machine was otherwise idle (load average below the thread count)."), "",
         "## G: one encode + one decode", "",
         "| config | parameters | images/s (wall) | images/s (CPU-time estimate) |", "|---|---:|---:|---:|",
     ]

@@ -22,18 +22,36 @@ from .experiments import EXPERIMENTS
 
 
 def fit_one(name: str, out: Path, iterations: int, batch_size: int, config: str, device: str,
-            data_root: str | None, resume: bool, seed: int, progress: bool) -> dict:
+            data_root: str | None, resume: bool, seed: int, progress: bool,
+            time_budget: float | None = None, chunk: int = 500) -> dict:
+    """Train ``name``'s generator for ``iterations`` (or, with ``time_budget``, in resumable
+    chunks of ``chunk`` iterations until the budget would be exceeded: the model folder is
+    valid after every chunk, so a deadline never leaves a half-trained run without a model)."""
     exp = EXPERIMENTS[name]
     a = load_dataset(exp.domain_a, root=data_root)
     b = load_dataset(exp.domain_b, root=data_root)
     run_dir = out / name
     t0 = time.time()
     cpu0 = time.process_time()
-    fit(a, b, config=config, iterations=iterations, batch_size=batch_size, out_dir=run_dir, resume=resume,
-        seed=seed, device=device, progress=progress, grid_every=max(iterations // 4, 1),
-        checkpoint_every=max(iterations // 10, 1),
-        training_info={"domains": {"A": exp.domain_a, "B": exp.domain_b},
-                       "selection": exp.description, "dataset": exp.dataset})
+    info = {"domains": {"A": exp.domain_a, "B": exp.domain_b}, "selection": exp.description,
+            "dataset": exp.dataset}
+    common = dict(config=config, batch_size=batch_size, out_dir=run_dir, seed=seed, device=device,
+                  progress=progress, training_info=info)
+    if time_budget is None:
+        fit(a, b, iterations=iterations, resume=resume, grid_every=max(iterations // 4, 1),
+            checkpoint_every=max(iterations // 10, 1), **common)
+    else:
+        done, per_chunk = 0, 0.0
+        while done < iterations:
+            target = min(done + chunk, iterations)
+            if done and time.time() - t0 + per_chunk > time_budget:
+                break
+            c0 = time.time()
+            fit(a, b, iterations=target, resume=resume or done > 0, grid_every=chunk, checkpoint_every=chunk,
+                **common)
+            per_chunk = max(per_chunk, time.time() - c0)
+            done = target
+        iterations = done
     record = {
         "name": name, "iterations": iterations, "batch_size": batch_size, "config": config,
         "device": device if device == "cpu" else torch.cuda.get_device_name(0),
@@ -57,12 +75,15 @@ def main(argv=None) -> None:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--time-budget", type=float, default=None,
+                   help="stop (with a saved model) before this many seconds, at a multiple of --chunk iterations")
+    p.add_argument("--chunk", type=int, default=500)
     args = p.parse_args(argv)
     for n in args.names:
         if n not in EXPERIMENTS:
             raise SystemExit(f"unknown zoo experiment {n!r}; choose from {sorted(EXPERIMENTS)}")
         rec = fit_one(n, Path(args.out), args.iterations, args.batch_size, args.config, args.device,
-                      args.data_root, args.resume, args.seed, not args.no_progress)
+                      args.data_root, args.resume, args.seed, not args.no_progress, args.time_budget, args.chunk)
         print(json.dumps(rec))
 
 

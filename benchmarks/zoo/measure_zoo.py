@@ -75,18 +75,22 @@ def label_preservation(exp, G, a_test, device: str, root, epochs: int) -> dict:
             "acc_x": round(100 * acc(a_test.x), 2), "acc_G(x)": round(100 * acc(ga), 2)}
 
 
-def what_it_buys(exp, G, device: str, root, seeds, epochs: int) -> dict:
+def what_it_buys(exp, G, device: str, root, seeds, epochs: int, save_partial=None) -> dict:
     variants = {"ERM": ("erm", None), "MDA-5 (this model)": ("mda", G), "MDA-5 (known: " + " ∘ ".join(reversed(exp.known)) + ")": ("mda", known_model(exp))}
-    out = {}
-    for label, (alg, model) in variants.items():
-        accs = []
-        for s in seeds:
+    out: dict = {}
+    accs_by: dict = {label: [] for label in variants}
+    for s in seeds:  # seeds outermost: a run cut short still has all three variants per seed
+        for label, (alg, model) in variants.items():
+            accs = accs_by[label]
             res = train(model="paper-cnn", nuisance=model, algorithm=alg, k=5, lam=1.0, data=exp.domain_a,
                         test_domains={"B": exp.test_b}, epochs=epochs, device=device, data_root=root,
                         seed=s, progress=False)
             accs.append(100 * res.metrics[-1]["acc/B"])
-        out[label] = {"accs": [round(a, 2) for a in accs], "mean": round(statistics.mean(accs), 2),
-                      "std": round(statistics.pstdev(accs), 2)}
+            out[label] = {"accs": [round(a, 2) for a in accs], "mean": round(statistics.mean(accs), 2),
+                          "std": round(statistics.pstdev(accs), 2)}
+            if save_partial is not None:
+                save_partial[0]["test_B_accuracy"] = out
+                save_partial[1]()
     return out
 
 
@@ -101,16 +105,22 @@ def measure(name: str, model_dir: Path, out: Path, device: str, root, seeds, ski
     metrics = {"name": name, "device": device if device == "cpu" else torch.cuda.get_device_name(0),
                "seeds": list(seeds), "epochs": epochs, "paper": exp.paper,
                "domains": {"A": exp.domain_a, "B": exp.domain_b, "test A": exp.test_a, "test B": exp.test_b}}
-    metrics["shift"] = shift_stats(exp, G, a_test, b_test, device)
-    metrics["label_preservation"] = label_preservation(exp, G, a_test, device, root, epochs)
-    if not skip_buy:
-        metrics["test_B_accuracy"] = what_it_buys(exp, G, device, root, seeds, epochs)
-    tiles = delta_grid(G.cpu(), a_test.x[0], dims=(0, 1), value_range=(-2.0, 2.0), steps=7)
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every part, so a run cut short still reports what it finished
+        metrics["wall_s"] = round(time.time() - t0, 1)
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+
+    tiles = delta_grid(G.cpu(), a_test.x[0], dims=(0, 1), value_range=(-2.0, 2.0), steps=7)
     save_image_grid(tiles, folder / "grid.png")
-    metrics["wall_s"] = round(time.time() - t0, 1)
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    G.to(device)
+    metrics["shift"] = shift_stats(exp, G, a_test, b_test, device)
+    save()
+    if not skip_buy:
+        metrics["test_B_accuracy"] = what_it_buys(exp, G, device, root, seeds, epochs, save_partial=(metrics, save))
+    metrics["label_preservation"] = label_preservation(exp, G, a_test, device, root, epochs)
+    save()
     return metrics
 
 
