@@ -55,7 +55,9 @@ WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 GRID_NAME = "grid.png"
 #: Every file a model folder may hold (what is uploaded); the first three are required.
-CARD_FILES = (CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, GRID_NAME, ".gitattributes")
+#: The measured numbers behind a zoo card, machine-readable (a test re-checks the card against them).
+METRICS_NAME = "metrics.json"
+CARD_FILES = (CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, GRID_NAME, METRICS_NAME, ".gitattributes")
 #: Front-matter keys every model card must have.
 CARD_KEYS = ("library_name", "license", "tags", "datasets", "pipeline_tag")
 LIBRARY_NAME = "nuisance-zoo"
@@ -341,8 +343,9 @@ def download(
         zoo_name, folder = bundled  # type: ignore[misc]
         if zoo_name not in _ANNOUNCED:
             _ANNOUNCED.add(zoo_name)
-            warnings.warn(f"{label}: {reason}; using the bundled copy {folder} (verified by sha256). "
-                          f"Set HF_HUB_OFFLINE=1 to skip the Hub.", BundledCopyWarning, stacklevel=4)
+            hint = "" if offline else " Set HF_HUB_OFFLINE=1 to skip the Hub."
+            warnings.warn(f"{label}: {reason}; using the bundled copy {folder} (verified by sha256).{hint}",
+                          BundledCopyWarning, stacklevel=4)
         return verify_folder(folder, expected_sha256,
                              fix=f"restore {folder} from the nuisance-zoo repository (git checkout -- {folder}).")
 

@@ -18,7 +18,7 @@ def register(sub) -> None:
     p.add_argument("--data", default=None, metavar="ROOT",
                    help="folder with mnist/train.npz and mnist/test.npz (default: the bundled sample)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default 1)")
-    p.add_argument("--n-train", type=int, default=None, help="training images (default 3000; 0: all)")
+    p.add_argument("--n-train", type=int, default=None, help="training images (default 6000; 0: all)")
     p.add_argument("--n-test", type=int, default=None, help="test images per domain (default 1000; 0: all)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")

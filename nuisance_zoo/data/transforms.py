@@ -5,7 +5,6 @@ import re
 
 import torch
 from torch import Tensor
-from torchvision.transforms.v2 import functional as TF
 
 from .dataset import ImageDataset
 
@@ -39,6 +38,9 @@ def resize(ds: ImageDataset, size: tuple[int, int] | int | str) -> ImageDataset:
     h, w = parse_size(size)
     if ds.image_size == (h, w):
         return ds
+    # torchvision is imported here, not at module level: it adds seconds to `import nuisance_zoo`.
+    from torchvision.transforms.v2 import functional as TF
+
     parts = [TF.resize(ds.x[i:i + _CHUNK], [h, w], antialias=True) for i in range(0, len(ds), _CHUNK)]
     x = torch.cat(parts) if parts else ds.x.new_zeros((0, ds.channels, h, w))
     return ds.replace(x=x)

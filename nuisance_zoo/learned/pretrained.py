@@ -129,7 +129,8 @@ class PretrainedMixin:
                 ``license`` (default ``apache-2.0``), ``tags``, ``datasets``, ``metrics`` (a dict
                 of metric → value, or row → {column → value}, rendered as a table), ``grid``
                 (path of a nuisance-space grid image, copied to ``grid.png``; an existing
-                ``grid.png`` in the folder is linked too), ``citation``.
+                ``grid.png`` in the folder is linked too), ``grid_caption`` (what the grid's rows and
+                columns are), ``citation``.
 
         Returns:
             The folder, as a :class:`~pathlib.Path`.
@@ -363,7 +364,7 @@ def render_model_card(config: dict, card: dict, has_grid: bool = False) -> str:
         or ["(not recorded)"]
     out += [f"- architecture: `{config['architecture']}`, config: `{json.dumps(config.get('model_config'))}`", ""]
     if has_grid:
-        out += ["## Nuisance-space grid", "", "Rows: images; columns: draws of δ.", "",
+        out += ["## Nuisance-space grid", "", card.get("grid_caption", "Rows: images; columns: draws of δ."), "",
                 f"![nuisance-space grid]({GRID_NAME})", ""]
     metrics = card.get("metrics")
     if metrics:

@@ -33,8 +33,9 @@ __all__ = ["run_demo", "PAPER_GRAY_TO_RGB", "DEMO_DEFAULTS"]
 #: Table 2, MNIST background colour, Gray → RGB*: test accuracy (%) on domain B.
 PAPER_GRAY_TO_RGB = {"erm": 87.8, "mda": 98.9}
 
-#: Sized to fit about two minutes on two busy CPU cores (see the module docstring).
-DEMO_DEFAULTS = {"n_train": 3000, "n_test": 1000, "epochs": 1}
+#: Sized to fit about two minutes on two CPU cores: the whole bundled sample, one epoch
+#: (measured: 89 s, ERM 76.4% vs MDA-5 91.7% on RGB backgrounds, seed 0).
+DEMO_DEFAULTS = {"n_train": 6000, "n_test": 1000, "epochs": 1}
 
 _LABELS = {"erm": "ERM (Vanilla)", "mda": "MDA-5"}
 
@@ -80,7 +81,7 @@ def run_demo(out_dir: str | Path = "runs/demo", data: str | Path | None = None, 
             for the full MNIST.
         epochs: training epochs (default 1).
         seed: seeds the subset, initialisation, data order and δ draws.
-        n_train: training images (default 3000; 0 or a negative number: all).
+        n_train: training images (default 6000, the whole bundled sample; 0 or a negative number: all).
         n_test: test images per domain (default 1000; 0 or a negative number: all).
         algorithms: which of ``"erm"`` and ``"mda"`` to run.
         device: ``"cpu"`` or ``"cuda"``.

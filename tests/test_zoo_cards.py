@@ -1,0 +1,72 @@
+"""The bundled zoo: every card's hashes, config and numbers match its files (robustbench-style)."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+import nuisance_zoo as nz
+from nuisance_zoo import hub
+from nuisance_zoo.zoo import ZOO
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = [e.name for e in ZOO]
+
+
+def test_the_five_issue_models_are_in_the_zoo():
+    assert set(NAMES) == {"gtsrb-brightness", "gtsrb-contrast", "mnist-background-color", "gtsrb-snow", "gtsrb-haze"}
+    assert set(nz.list_models(kind="learned")) == set(NAMES)
+
+
+@pytest.mark.parametrize("entry", ZOO, ids=NAMES)
+class TestBundledCard:
+    def test_hashes_agree(self, entry):
+        folder = ROOT / "hub_cards" / entry.name
+        cfg = json.loads((folder / "config.json").read_text())
+        actual = hub.sha256_file(folder / "model.safetensors")
+        assert actual == entry.sha256 == cfg["sha256"]
+
+    def test_card_validates_and_weights_are_small(self, entry):
+        folder = ROOT / "hub_cards" / entry.name
+        assert hub.validate_card(folder) == []
+        assert (folder / "model.safetensors").stat().st_size < 4_000_000
+
+    def test_config_matches_the_model(self, entry):
+        folder = ROOT / "hub_cards" / entry.name
+        cfg = json.loads((folder / "config.json").read_text())
+        G = nz.load(f"local-dir:{folder}")
+        assert cfg["architecture"] == type(G).architecture
+        assert cfg["delta_space"]["dim"] == G.delta_dim == 2 and cfg["delta_space"]["prior"] == "normal"
+        assert [cfg["input"]["channels"], *cfg["input"]["size"]] == list(entry.input_size)
+        assert cfg["training"]["iterations"] == json.loads((folder / "metrics.json").read_text())["fit"]["iterations"]
+
+    def test_loads_by_name_offline_and_runs(self, entry, monkeypatch, tmp_path):
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # an empty cache: the bundled copy is used
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", hub.BundledCopyWarning)
+            G = nz.load(entry.name)
+        x = torch.rand(2, *entry.input_size)
+        d = G.sample_delta(2, generator=torch.Generator().manual_seed(0))
+        y = G(x, d)
+        assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
+        torch.testing.assert_close(G(x, d), y)  # no hidden state between calls
+
+    def test_card_reports_the_measured_numbers(self, entry):
+        folder = ROOT / "hub_cards" / entry.name
+        m = json.loads((folder / "metrics.json").read_text())
+        card = (folder / "README.md").read_text()
+        for label, v in m["test_B_accuracy"].items():
+            assert f"| {label} | {v['mean']:.1f} ± {v['std']:.1f} |" in card
+            assert len(v["accs"]) == 3  # three seeds
+        lp = m["label_preservation"]
+        assert f"{lp['acc_x']:.1f}%" in card and f"{lp['acc_G(x)']:.1f}%" in card
+        verdict_learned_wins = "earns its place." in card
+        known = next(v for k, v in m["test_B_accuracy"].items() if k.startswith("MDA-5 (known"))
+        assert verdict_learned_wins == (m["test_B_accuracy"]["MDA-5 (this model)"]["mean"] > known["mean"])
+        zoo_md = (ROOT / "docs" / "zoo.md").read_text()
+        row = next(line for line in zoo_md.splitlines() if line.startswith(f"| `{entry.name}` |"))
+        assert f"{m['test_B_accuracy']['ERM']['mean']:.1f}" in row
