@@ -177,15 +177,7 @@ class NuisanceModel(nn.Module):
             device: where to put the draws (default: the model's device).
             dtype: floating dtype of the draws (default float32).
         """
-        if not isinstance(n, int) or n < 0:
-            raise ValueError(f"n must be a non-negative int, got {n!r}.")
-        device = torch.device(device) if device is not None else self.delta_low.device
-        dtype = dtype or torch.float32
-        if generator is not None and generator.device.type != device.type:
-            raise ValueError(
-                f"generator is on {generator.device} but the draws go to {device}; "
-                f"create it with torch.Generator(device={str(device)!r})."
-            )
+        device, dtype = self._draw_placement(n, generator, device, dtype)
         if self.prior == "normal":
             return torch.randn(n, self.delta_dim, generator=generator, device=device, dtype=dtype)
         if not self.has_box:
@@ -194,6 +186,18 @@ class NuisanceModel(nn.Module):
         low = self.delta_low.to(device=device, dtype=dtype)
         high = self.delta_high.to(device=device, dtype=dtype)
         return low + (high - low) * u
+
+    def _draw_placement(self, n: int, generator: torch.Generator | None, device, dtype) -> tuple:
+        """Check ``sample_delta``'s arguments; return where and in which dtype to draw."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative int, got {n!r}.")
+        device = torch.device(device) if device is not None else self.delta_low.device
+        if generator is not None and generator.device.type != device.type:
+            raise ValueError(
+                f"generator is on {generator.device} but the draws go to {device}; "
+                f"create it with torch.Generator(device={str(device)!r})."
+            )
+        return device, dtype or torch.float32
 
     def project(self, delta: Tensor) -> Tensor:
         """Π_Δ: the closest point of Δ (a clamp onto the box; identity when unbounded)."""

@@ -187,15 +187,7 @@ class AdditiveL2(_Additive):
         dtype: torch.dtype | None = None,
     ) -> Tensor:
         """Draw ``n`` points uniformly from the L2 ball, shape ``(n, delta_dim)``."""
-        if not isinstance(n, int) or n < 0:
-            raise ValueError(f"n must be a non-negative int, got {n!r}.")
-        device = torch.device(device) if device is not None else self.delta_low.device
-        dtype = dtype or torch.float32
-        if generator is not None and generator.device.type != device.type:
-            raise ValueError(
-                f"generator is on {generator.device} but the draws go to {device}; "
-                f"create it with torch.Generator(device={str(device)!r})."
-            )
+        device, dtype = self._draw_placement(n, generator, device, dtype)
         d = self.delta_dim
         direction = torch.randn(n, d, generator=generator, device=device, dtype=dtype)
         direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(torch.finfo(dtype).tiny)

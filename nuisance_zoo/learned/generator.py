@@ -31,17 +31,7 @@ from ..base import NuisanceModel
 from ..registry import register_architecture
 from .blocks import AdaINResBlock, ConvBlock, ResBlock, UpBlock, make_activation
 from .config import GeneratorConfig
-
-try:
-    from .pretrained import PretrainedMixin
-except ModuleNotFoundError as e:  # pragma: no cover - until learned/pretrained.py lands
-    # TODO(pretrained.py): remove this fallback once PretrainedMixin exists; it then provides
-    # save_pretrained(dir, **card) and from_pretrained(folder) from config() + architecture.
-    if e.name != f"{__package__}.pretrained":
-        raise
-
-    class PretrainedMixin:  # type: ignore[no-redef]
-        """Placeholder: ``save_pretrained``/``from_pretrained`` arrive with learned/pretrained.py."""
+from .pretrained import PretrainedMixin
 
 __all__ = ["MunitGenerator", "ContentEncoder", "StyleEncoder", "StyleMLP", "Decoder", "resolve_generator_config"]
 
