@@ -216,8 +216,14 @@ def info(name: str) -> dict:
         >>> nz.info("haze")["kind"]
         'known'
     """
-    entry = _entry(name)
-    model = load(name)
+    if name.startswith(("hf-hub:", "local-dir:")):
+        # Not registered: describe the model itself; source is where it came from.
+        model = load(name)
+        entry = ModelEntry(name=name, factory=type(model), kind=model.kind, source=name, license="see its model card",
+                           description=((type(model).__doc__ or "").strip().splitlines() or [""])[0])
+    else:
+        entry = _entry(name)
+        model = load(name)
     space = model.delta_space()
     out = {
         "name": name,

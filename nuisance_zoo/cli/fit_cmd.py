@@ -26,6 +26,7 @@ def register(sub) -> None:
                    help="preset or JSON/YAML file (zoo or MUNIT spelling); default: small")
     p.add_argument("--batch-size", type=int, default=None, metavar="B")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
+    p.add_argument("--overwrite", action="store_true", help="start afresh even if OUT holds a checkpoint")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-root", default=None, metavar="PATH", help="data root (default: $NUISANCE_ZOO_DATA or ../shared/data)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
@@ -55,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"domain B: {len(b)} images {tuple(b.x.shape[1:])}  ({args.domain_b})")
     fit(a, b, config=args.config, iterations=args.iterations, batch_size=args.batch_size, out_dir=args.out,
         resume=args.resume, seed=args.seed, grid_every=args.grid_every, checkpoint_every=args.checkpoint_every,
-        device=args.device, progress=not args.no_progress, snapshots=snapshots,
+        device=args.device, progress=not args.no_progress, snapshots=snapshots, overwrite=args.overwrite,
         training_info={"domains": {"A (source)": args.domain_a, "B (target)": args.domain_b},
                        "config": args.config, "seed": args.seed})
     print(f"saved the A→B generator to {args.out}/model (load it with nuisance_zoo.load('local-dir:{args.out}/model'))")

@@ -328,6 +328,7 @@ def fit(
     log_every: int = 50,
     snapshots: Sequence[int] = (),
     training_info: dict | None = None,
+    overwrite: bool = False,
 ) -> MunitGenerator:
     """Learn ``G(x, δ)`` mapping domain A to domain B with MUNIT's objective.
 
@@ -350,6 +351,8 @@ def fit(
         snapshots: iterations after which to save the A→B generator to
             ``out_dir/snapshots/iter_XXXXXXX`` (the paper's Section 7.2 compares such snapshots).
         training_info: extra facts for the saved model's card (``domains``, ``selection``, ...).
+        overwrite: start afresh in an ``out_dir`` that already holds a checkpoint (otherwise an
+            error: a run is never replaced silently).
 
     Returns:
         The A→B generator in eval mode, on ``device``.
@@ -369,6 +372,9 @@ def fit(
     ckpt = out / CHECKPOINT_NAME if out is not None else None
     if resume and (ckpt is None or not ckpt.is_file()):
         raise FileNotFoundError(f"resume=True but {ckpt or 'out_dir=None'} has no checkpoint; run without --resume first.")
+    if not resume and not overwrite and ckpt is not None and ckpt.is_file():
+        raise ValueError(f"{out} already holds a training checkpoint; pass resume=True (--resume) to continue it, "
+                         f"overwrite=True (--overwrite) to start afresh, or choose another output folder.")
 
     torch.manual_seed(seed)
     trainer = MunitTrainer(cfg, xa_all.shape[1], xb_all.shape[1]).to(device)

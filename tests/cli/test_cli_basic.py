@@ -57,3 +57,17 @@ def test_grid_bad_dim_is_a_clear_error(tmp_path):
     Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(tmp_path / "in.png")
     r = cli("grid", "brightness", "--image", str(tmp_path / "in.png"), "--dims", "5", "-o", str(tmp_path / "g.png"))
     assert r.returncode == 2 and "dim 5 is outside" in r.stderr
+
+
+def test_fit_then_load_the_result_by_local_dir(tmp_path):
+    out = tmp_path / "run"
+    r = cli("fit", "--domain-a", "mnist-sample:train?labels=0&limit=16&colorize=blue",
+            "--domain-b", "mnist-sample:train?labels=0&limit=16&colorize=red", "--out", str(out),
+            "--iterations", "2", "--batch-size", "2", "--config", "small", "--no-progress", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    r = cli("info", f"local-dir:{out / 'model'}", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["delta_dim"] == 2
+    r = cli("fit", "--domain-a", "mnist-sample:train?labels=0&limit=16", "--domain-b", "mnist-sample:train",
+            "--out", str(out), "--iterations", "2")
+    assert r.returncode == 2 and "resume" in r.stderr.lower()  # refuses to overwrite a run silently
