@@ -130,6 +130,10 @@ def evaluate(
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}.")
     d = as_tensors(data, root=data_root, split="test")
+    if nuisance is not None:
+        from ..training.trainer import check_nuisance_size
+
+        check_nuisance_size(nuisance, tuple(d.x.shape[2:]), nuisance_name)
     model = model.to(device)
     was_training = model.training
     model.eval()

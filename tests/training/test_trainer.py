@@ -276,3 +276,18 @@ def test_demo_default_mda_beats_erm_on_rgb_backgrounds(tmp_path):
     acc = report["accuracy"]
     assert acc["mda"]["rgb"] >= acc["erm"]["rgb"] + 5.0, acc
     assert acc["erm"]["gray"] >= 80.0 and acc["mda"]["gray"] >= 80.0, acc
+
+
+def test_learned_nuisance_at_another_image_size_is_a_clear_error():
+    import nuisance_zoo as nz
+    from nuisance_zoo.training.trainer import check_nuisance_size
+
+    G = nz.load("gtsrb-contrast")  # trained on 32×32
+    check_nuisance_size(G, (32, 32))
+    with pytest.raises(ValueError, match=r"trained on 32×32 images but the data are 28×28.*size=32"):
+        check_nuisance_size(nz.load("brightness") @ G, (28, 28), "gtsrb-contrast")
+    check_nuisance_size(nz.load("brightness"), (28, 28))  # known models take any size
+    x = torch.rand(8, 3, 28, 28)
+    y = torch.randint(0, 10, (8,))
+    with pytest.raises(ValueError, match="size=32"):
+        nz.train(nuisance=G, algorithm="mda", data=(x, y), epochs=1, progress=False)
