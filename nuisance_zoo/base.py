@@ -74,6 +74,9 @@ def check_delta(delta: Tensor, batch: int, delta_dim: int, name: str = "delta") 
         )
     if not delta.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got {delta.dtype}.")
+    if not bool(torch.isfinite(delta.detach()).all()):
+        raise ValueError(f"{name} holds NaN or infinite values; draw δ with G.sample_delta or clean it with "
+                         f"G.project(torch.nan_to_num(delta)).")
     return delta
 
 
@@ -274,6 +277,7 @@ class NuisanceModel(nn.Module):
                     f"{self.delta_dim}), got {tuple(delta.shape)}."
                 )
             k = delta.shape[0]
+            check_delta(delta.reshape(-1, self.delta_dim), delta.shape[0] * b, self.delta_dim)
             delta = delta.to(device=xf.device, dtype=xf.dtype)
         content = _repeat_content(self.encode(xf), k)
         out = self.decode(content, delta.reshape(k * b, self.delta_dim))

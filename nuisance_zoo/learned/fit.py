@@ -329,14 +329,18 @@ def fit(
     snapshots: Sequence[int] = (),
     training_info: dict | None = None,
     overwrite: bool = False,
-) -> MunitGenerator:
+) -> "MunitGenerator | StructuredGenerator":
     """Learn ``G(x, δ)`` mapping domain A to domain B with MUNIT's objective.
 
     Args:
         domain_a, domain_b: the two unpaired image sets: :class:`nuisance_zoo.data.ImageDataset`
             (its ``.x``), or tensors/arrays ``(N, C, H, W)`` (uint8, or float in [0, 1]).
         config: ``"small"``, ``"paper"``, a JSON/YAML file (zoo or MUNIT spelling), a dict or a
-            :class:`~nuisance_zoo.learned.config.FitConfig`.
+            :class:`~nuisance_zoo.learned.config.FitConfig`. ``"structured"`` (or a
+            :class:`~nuisance_zoo.learned.fit_structured.StructuredFitConfig`, or a dict/file with
+            ``preset: structured``) trains a
+            :class:`~nuisance_zoo.learned.structured.StructuredGenerator` instead, with
+            :func:`~nuisance_zoo.learned.fit_structured.fit_structured`.
         iterations, batch_size, grid_every, checkpoint_every: override the config's values.
         out_dir: where grids (``grids/iter_XXXXXXX.png``), the checkpoint
             (``checkpoint.safetensors`` + ``checkpoint.json``), the loss log (``log.jsonl``),
@@ -357,9 +361,26 @@ def fit(
     Returns:
         The A→B generator in eval mode, on ``device``.
     """
+    from .fit_structured import fit_structured, is_structured_config
+
+    if is_structured_config(config):
+        # A structured generator (known models driven by a small MLP) has its own trainer.
+        return fit_structured(domain_a, domain_b, config=config, iterations=iterations, batch_size=batch_size,
+                              out_dir=out_dir, resume=resume, seed=seed, grid_every=grid_every,
+                              checkpoint_every=checkpoint_every, device=device, progress=progress,
+                              log_every=log_every, snapshots=snapshots, training_info=training_info,
+                              overwrite=overwrite)
     cfg = FitConfig.load(config, iterations=iterations, batch_size=batch_size, grid_every=grid_every,
                          checkpoint_every=checkpoint_every)
     xa_all, xb_all = _as_images(domain_a, "domain_a"), _as_images(domain_b, "domain_b")
+    if cfg.iterations < 1:
+        raise ValueError(f"iterations must be >= 1, got {cfg.iterations}.")
+    if xa_all.shape[1:] != xb_all.shape[1:]:
+        # G(x, δ) keeps the input's shape (the contract), so both domains must share it.
+        raise ValueError(
+            f"domain_a images are {tuple(xa_all.shape[1:])} and domain_b images {tuple(xb_all.shape[1:])} "
+            f"(C, H, W); make them alike in the data specs with channels=1|3 and size=H."
+        )
     step = 2 ** cfg.gen.n_downsample
     for name, x in (("domain_a", xa_all), ("domain_b", xb_all)):
         if x.shape[-1] % step or x.shape[-2] % step:

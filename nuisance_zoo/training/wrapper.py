@@ -187,6 +187,7 @@ class ModelBasedWrapper(nn.Module):
         self.chunk = chunk
         self.generator = generator
         self.criterion = per_sample_criterion(criterion)
+        self._default_criterion = criterion is None  # then y must be cross-entropy targets (checked per step)
 
     # ------------------------------------------------------------------ nn.Module behaviour
     def train(self, mode: bool = True) -> "ModelBasedWrapper":
@@ -279,6 +280,18 @@ class ModelBasedWrapper(nn.Module):
         if not isinstance(y, Tensor) or y.ndim == 0 or y.shape[0] != x.shape[0]:
             got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
             raise ValueError(f"y must be a tensor with one target per image, batch {x.shape[0]}; got {got}.")
+        if self._default_criterion and not (
+            (y.ndim == 1 and not y.is_floating_point() and y.dtype != torch.bool) or (y.ndim == 2 and y.is_floating_point())
+        ):
+            raise ValueError(
+                f"cross-entropy needs y as class indices (integer, shape (B,)) or class probabilities "
+                f"(float, shape (B, num_classes)); got {y.dtype} of shape {tuple(y.shape)}. For indices use "
+                f"y.long().view(-1); for another target type pass criterion=."
+            )
+        g_device = self.G.delta_low.device
+        if g_device != x.device:
+            raise ValueError(f"the nuisance model is on {g_device} but the batch is on {x.device}; move both with "
+                             f"wrapper.to({str(x.device)!r}) (it moves the classifier and G).")
 
     def _g_context(self, x: Tensor):
         """G runs without autocast (see the class docstring) and, here, without gradients."""
@@ -307,6 +320,13 @@ class ModelBasedWrapper(nn.Module):
         with torch.no_grad(), self._g_context(x):
             outs = [self.G.forward_multi(x, delta=d)[0] for d in delta.split(per_call)]
         images = outs[0] if len(outs) == 1 else torch.cat(outs)
+        if images.shape[2:] != x.shape[1:]:
+            # e.g. a colour → gray generator: the classifier would get images unlike the clean batch.
+            raise ValueError(
+                f"the nuisance model turns ({', '.join(map(str, x.shape[1:]))}) images into "
+                f"({', '.join(map(str, images.shape[2:]))}); the classifier needs both alike. Use a model "
+                f"trained on this data's channels and size, or convert the data (channels=/size= in its spec)."
+            )
         return images, delta
 
     @staticmethod
