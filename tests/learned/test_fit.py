@@ -75,11 +75,11 @@ def test_resume_errors(tmp_path):
         fit(a, b, config={**TINY, "lr": 1e-3}, iterations=2, out_dir=tmp_path, resume=True, progress=False)
 
 
-def test_returned_generator_is_enc_a_dec_b_and_channels_follow_domains():
-    a, b = domains(c_b=1)  # colour → gray
-    G = fit(a, b, config=TINY, iterations=1, progress=False)
-    assert (G.cfg.in_channels, G.cfg.n_out) == (3, 1)
-    assert G(torch.rand(2, 3, 16, 16)).shape == (2, 1, 16, 16)
+def test_domains_with_other_channel_counts_are_refused():
+    # G(x, δ) keeps the input's shape (the contract), so colour → gray is a data-spec job.
+    a, b = domains(c_b=1)
+    with pytest.raises(ValueError, match=r"\(3, 16, 16\) and domain_b images \(1, 16, 16\)"):
+        fit(a, b, config=TINY, iterations=1, progress=False)
 
 
 def test_bad_data_errors():
@@ -87,7 +87,7 @@ def test_bad_data_errors():
     with pytest.raises(ValueError, match="channels-last"):
         fit(a.permute(0, 2, 3, 1), b, config=TINY, iterations=1, progress=False)
     with pytest.raises(ValueError, match="divisible"):
-        fit(a[..., :15, :15], b, config=TINY, iterations=1, progress=False)
+        fit(a[..., :15, :15], b[..., :15, :15], config=TINY, iterations=1, progress=False)
     with pytest.raises(ValueError, match="too small for a discriminator"):
         fit(a[..., :4, :4], b[..., :4, :4], config={**TINY, "dis": {"n_layer": 4, "num_scales": 3, "pad_type": "reflect"}},
             iterations=1, progress=False)
