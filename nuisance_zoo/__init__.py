@@ -24,13 +24,13 @@ from .eval import evaluate
 from . import hub  # noqa: E402
 from .hub import ChecksumMismatchError, HubError
 from .data import ImageDataset, curate, load_dataset, sample_mnist
-from .learned import fit
+from .learned import MunitGenerator, StructuredGenerator, fit
 
 __all__ = [
     "NuisanceModel", "Compose", "load", "list_models", "info", "register_model",
     "register_pretrained", "register_architecture", "PretrainedEntry", "UnknownModelError",
     "MDAWrapper", "MRTWrapper", "MATWrapper", "PGDWrapper", "ModelBasedWrapper", "train", "evaluate",
-    "load_classifier", "fit",
+    "load_classifier", "fit", "MunitGenerator", "StructuredGenerator",
     "hub", "HubError", "ChecksumMismatchError",
     "ImageDataset", "load_dataset", "curate", "sample_mnist",
     "__version__",

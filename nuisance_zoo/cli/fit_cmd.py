@@ -22,8 +22,9 @@ def register(sub) -> None:
     p.add_argument("--domain-b", required=True, metavar="SPEC", help="target domain, a data spec")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--iterations", type=int, default=None, metavar="N", help="training iterations (default: the config's)")
-    p.add_argument("--config", default="small", metavar="small|paper|FILE",
-                   help="preset or JSON/YAML file (zoo or MUNIT spelling); default: small")
+    p.add_argument("--config", default="small", metavar="small|paper|structured|FILE",
+                   help="preset or JSON/YAML file (zoo or MUNIT spelling); 'structured' learns known models "
+                        "(brightness, gamma, contrast, ...) driven by a small MLP instead; default: small")
     p.add_argument("--batch-size", type=int, default=None, metavar="B")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if OUT holds a checkpoint")

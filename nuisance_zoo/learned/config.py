@@ -50,7 +50,7 @@ def load_config_file(path: str | Path) -> dict:
     """Read a JSON (``.json``) or YAML (anything else) file into a dict."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"config {str(path)!r} is neither a preset ('small', 'paper') nor an existing "
+        raise FileNotFoundError(f"config {str(path)!r} is neither a preset ('small', 'paper', 'structured') nor an existing "
                                 f"JSON/YAML file.")
     text = path.read_text()
     if path.suffix.lower() == ".json":

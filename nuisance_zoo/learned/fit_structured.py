@@ -1,0 +1,391 @@
+r"""Fit a :class:`~nuisance_zoo.learned.structured.StructuredGenerator` from two unpaired image sets.
+
+The objective is the paper's unpaired eq. (4.3) reduced to what a structured model needs: a
+multi-scale LSGAN discriminator ``D`` tells ``G_θ(x_A, δ)`` from real ``x_B`` and ``G_θ`` is
+trained to fool it. No content reconstruction is needed: ``K`` (known photometric models and
+blur) cannot move content. One regulariser keeps the nuisance code meaningful, a hinged
+*mode-seeking* term (Mao et al., 2019)::
+
+    ratio = mean|G(x, δ1) − G(x, δ2)| / mean|δ1 − δ2|,     L_div = relu(div_target − ratio)
+
+Without it the GAN may map every δ to the one most B-like setting (the code collapses); with it
+two codes must give images at least ``div_target`` apart per unit of code distance, and beyond
+that the term is zero and leaves the GAN alone. The generator loss is
+``gan_w · L_GAN + div_w · L_div``.
+
+Checkpoints follow :mod:`nuisance_zoo.learned.fit`: one safetensors file (weights, Adam moments,
+random-generator and sampler states; the JSON run state in its metadata, copied to
+``checkpoint.json``), written to a temporary name and renamed; resuming is bit-exact.
+
+Example:
+    >>> import torch
+    >>> from nuisance_zoo.learned.fit import fit
+    >>> a = torch.randint(0, 128, (16, 3, 32, 32), dtype=torch.uint8)
+    >>> b = torch.randint(128, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    >>> G = fit(a, b, config="structured", iterations=2, batch_size=4, progress=False)
+    >>> G.architecture
+    'structured-generator'
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .config import DiscriminatorConfig, load_config_file
+from .discriminator import MultiScaleDiscriminator
+from .fit import (_as_images, _batch, _check_discriminator, _EpochSampler, _flatten_optimizer, _init_weights,
+                  _unflatten_optimizer)
+from .structured import DEFAULT_CHAIN, StructuredGenerator
+
+__all__ = ["StructuredFitConfig", "StructuredTrainer", "fit_structured", "is_structured_config", "PRESET_NAME"]
+
+PRESET_NAME = "structured"
+CHECKPOINT_NAME = "checkpoint.safetensors"
+_FORMAT = "nuisance-zoo/structured-fit/1"
+_GRID_ROWS = 8
+_GRID_DRAWS = 6
+
+
+@dataclass
+class StructuredFitConfig:
+    """Everything :func:`fit_structured` needs besides the data.
+
+    Attributes:
+        delta_dim, chain, summary, hidden, layers: the generator (see
+            :class:`~nuisance_zoo.learned.structured.StructuredGenerator`).
+        dis: the discriminator (default: the ``"small"`` preset).
+        lr, betas, weight_decay: Adam, for both networks.
+        gan_w: weight of the LSGAN generator loss.
+        div_w, div_target: weight and target of the hinged mode-seeking term (module docstring).
+        iterations, batch_size, grid_every, checkpoint_every: the run.
+    """
+
+    delta_dim: int = 2
+    chain: list = field(default_factory=lambda: list(DEFAULT_CHAIN))
+    summary: str = "none"
+    hidden: int = 32
+    layers: int = 2
+    dis: DiscriminatorConfig = field(default_factory=lambda: DiscriminatorConfig.preset("small"))
+    lr: float = 1e-3
+    betas: tuple = (0.5, 0.999)
+    weight_decay: float = 0.0
+    gan_w: float = 1.0
+    div_w: float = 1.0
+    div_target: float = 0.05
+    iterations: int = 2000
+    batch_size: int = 32
+    grid_every: int = 500
+    checkpoint_every: int = 500
+
+    def __post_init__(self) -> None:
+        if isinstance(self.dis, dict):
+            self.dis = replace(DiscriminatorConfig.preset("small"), **self.dis)
+        self.betas = tuple(float(b) for b in self.betas)
+        self.chain = list(self.chain)
+        if self.batch_size < 2:
+            raise ValueError("StructuredFitConfig.batch_size must be >= 2 (the discriminator compares batches).")
+        if self.iterations < 0 or self.div_w < 0 or self.div_target < 0 or self.gan_w < 0:
+            raise ValueError("StructuredFitConfig: iterations, gan_w, div_w and div_target must be >= 0.")
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "StructuredFitConfig") -> "StructuredFitConfig":
+        """Build from a dict of fields (a ``"preset": "structured"`` key is allowed and ignored)."""
+        data = dict(data)
+        data.pop("preset", None)
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {unknown}; StructuredFitConfig has "
+                             f"{sorted(f.name for f in fields(cls))}.")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, spec: Any, **overrides: Any) -> "StructuredFitConfig":
+        """From ``"structured"``, a dict, a JSON/YAML path (with ``preset: structured``) or an instance."""
+        if isinstance(spec, cls):
+            cfg = spec
+        elif spec is None or (isinstance(spec, str) and spec == PRESET_NAME):
+            cfg = cls()
+        elif isinstance(spec, dict):
+            cfg = cls.from_dict(spec)
+        elif isinstance(spec, (str, Path)):
+            cfg = cls.from_dict(load_config_file(spec), where=str(spec))
+        else:
+            raise TypeError(f"structured config must be 'structured', a dict, a file or a StructuredFitConfig; "
+                            f"got {type(spec).__name__}.")
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        return replace(cfg, **overrides) if overrides else cfg
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        d["preset"] = PRESET_NAME
+        return d
+
+
+def is_structured_config(spec: Any) -> bool:
+    """Whether ``fit``'s ``config`` asks for the structured trainer.
+
+    True for ``"structured"``, a :class:`StructuredFitConfig`, a dict with ``"preset":
+    "structured"``, or a JSON/YAML file whose top-level ``preset`` is ``structured``.
+    """
+    if isinstance(spec, StructuredFitConfig):
+        return True
+    if isinstance(spec, dict):
+        return spec.get("preset") == PRESET_NAME
+    if isinstance(spec, str) and spec == PRESET_NAME:
+        return True
+    if isinstance(spec, (str, Path)) and Path(spec).is_file():
+        try:
+            data = load_config_file(spec)
+        except Exception:  # an unreadable file is reported by the MUNIT loader, with its message
+            return False
+        return isinstance(data, dict) and data.get("preset") == PRESET_NAME
+    return False
+
+
+class StructuredTrainer(nn.Module):
+    """The generator, the discriminator on domain B and their optimisers, with one-step updates."""
+
+    def __init__(self, cfg: StructuredFitConfig, channels: int, image_size: list) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.gen = StructuredGenerator(delta_dim=cfg.delta_dim, chain=cfg.chain, summary=cfg.summary,
+                                       channels=channels, hidden=cfg.hidden, layers=cfg.layers,
+                                       image_size=image_size)
+        self.dis = MultiScaleDiscriminator(channels, cfg.dis)
+        _init_weights(self.dis, "gaussian")
+        opt = dict(lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        self.gen_opt = torch.optim.Adam(self.gen.parameters(), **opt)
+        self.dis_opt = torch.optim.Adam(self.dis.parameters(), **opt)
+
+    @staticmethod
+    def _internal(x: Tensor) -> Tensor:
+        # The discriminator sees [-1, 1] images, as in the MUNIT trainer.
+        return 2 * x - 1
+
+    def dis_step(self, x_a: Tensor, x_b: Tensor, d: Tensor) -> dict[str, float]:
+        self.dis_opt.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            fake = self.gen.decode(self.gen.encode(x_a), d)
+        loss = self.cfg.gan_w * self.dis.loss_d(self._internal(fake), self._internal(x_b))
+        loss.backward()
+        self.dis_opt.step()
+        return {"D": float(loss.detach())}
+
+    def gen_step(self, x_a: Tensor, d1: Tensor, d2: Tensor) -> dict[str, float]:
+        c = self.cfg
+        self.gen_opt.zero_grad(set_to_none=True)
+        content = self.gen.encode(x_a)
+        y1, y2 = self.gen.decode(content, d1), self.gen.decode(content, d2)
+        gan = 0.5 * (self.dis.loss_g(self._internal(y1)) + self.dis.loss_g(self._internal(y2)))
+        ratio = (y1 - y2).abs().mean() / (d1 - d2).abs().mean().clamp_min(1e-8)
+        div = torch.relu(c.div_target - ratio)
+        total = c.gan_w * gan + c.div_w * div
+        total.backward()
+        self.gen_opt.step()
+        return {"gan": float(gan.detach()), "ratio": float(ratio.detach()), "G": float(total.detach())}
+
+
+def _save_checkpoint(path: Path, trainer: StructuredTrainer, run: dict, rng: torch.Generator,
+                     samplers: dict[str, _EpochSampler]) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in trainer.state_dict().items()}
+    run = dict(run)
+    run["optim"] = {"gen": _flatten_optimizer("optim.gen", trainer.gen_opt, tensors),
+                    "dis": _flatten_optimizer("optim.dis", trainer.dis_opt, tensors)}
+    tensors["rng.train"] = rng.get_state()
+    for name, s in samplers.items():
+        tensors[f"sampler.{name}.perm"] = s.perm.contiguous()
+        run.setdefault("samplers", {})[name] = s.pos
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"format": _FORMAT, "state": json.dumps(run)})
+    os.replace(tmp, path)  # atomic: a crash leaves the old checkpoint or the new one
+    human = path.with_suffix(".json")
+    tmp_h = human.with_name(human.name + ".tmp")
+    tmp_h.write_text(json.dumps(run, indent=2) + "\n")
+    os.replace(tmp_h, human)
+
+
+def _restore(ckpt: Path, trainer: StructuredTrainer, rng: torch.Generator, samplers: dict,
+             cfg: StructuredFitConfig, device: torch.device) -> int:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(ckpt), "pt") as f:
+        meta = f.metadata() or {}
+    if meta.get("format") != _FORMAT:
+        raise ValueError(f"cannot resume from {ckpt}: it is not a structured fit checkpoint (format "
+                         f"{meta.get('format')!r}); resume it with the config it was trained with.")
+    run, tensors = json.loads(meta["state"]), load_file(str(ckpt))
+    saved = StructuredFitConfig.from_dict(run["config"])
+    keys = ("delta_dim", "chain", "summary", "hidden", "layers", "dis", "lr", "betas", "weight_decay", "gan_w",
+            "div_w", "div_target", "batch_size")
+    mismatched = [k for k in keys if getattr(saved, k) != getattr(cfg, k)]
+    if mismatched:
+        raise ValueError(f"cannot resume from {ckpt}: the config differs in {mismatched}. Resume with the "
+                         f"interrupted run's config (saved in {ckpt.with_suffix('.json')}).")
+    trainer.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+    trainer.to(device)
+    trainer.gen_opt.load_state_dict(_unflatten_optimizer("optim.gen", run["optim"]["gen"], tensors))
+    trainer.dis_opt.load_state_dict(_unflatten_optimizer("optim.dis", run["optim"]["dis"], tensors))
+    rng.set_state(tensors["rng.train"])
+    for name, s in samplers.items():
+        s.perm, s.pos = tensors[f"sampler.{name}.perm"].clone(), int(run["samplers"][name])
+        if len(s.perm) != s.n:
+            raise ValueError(f"cannot resume from {ckpt}: domain_{name} had {len(s.perm)} images, now {s.n}.")
+    return int(run["iteration"])
+
+
+@torch.no_grad()
+def _save_grid(path: Path, G: StructuredGenerator, xa: Tensor, xb: Tensor, deltas: Tensor) -> None:
+    """Rows: images of A. Columns: input, G(x, δ) for fixed δ, then a real B image for reference."""
+    from torchvision.utils import save_image
+
+    c = G.encode(xa)
+    cols = [xa] + [G.decode(c, d.expand(xa.shape[0], -1)) for d in deltas]
+    cols.append(xb[torch.arange(xa.shape[0]) % xb.shape[0]])
+    cols = [t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t for t in cols]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(torch.stack(cols, 1).flatten(0, 1).clamp(0, 1).cpu(), str(path), nrow=len(cols), padding=1,
+               pad_value=1.0)
+
+
+def fit_structured(
+    domain_a: Any,
+    domain_b: Any,
+    config: Any = PRESET_NAME,
+    iterations: int | None = None,
+    batch_size: int | None = None,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    grid_every: int | None = None,
+    checkpoint_every: int | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    log_every: int = 50,
+    snapshots: Sequence[int] = (),
+    training_info: dict | None = None,
+    overwrite: bool = False,
+) -> StructuredGenerator:
+    """Learn a structured ``G(x, δ) = K(x, h_θ(δ, x))`` mapping domain A toward domain B.
+
+    Same arguments, outputs and files as :func:`nuisance_zoo.learned.fit.fit` (which calls this
+    for ``config="structured"``): ``grids/iter_XXXXXXX.png`` (rows: A images; columns: input,
+    six fixed δ, a B image), ``checkpoint.safetensors`` + ``checkpoint.json``, ``log.jsonl``,
+    ``snapshots/`` and ``model/``.
+
+    Returns:
+        The generator in eval mode, on ``device``.
+    """
+    cfg = StructuredFitConfig.load(config, iterations=iterations, batch_size=batch_size, grid_every=grid_every,
+                                   checkpoint_every=checkpoint_every)
+    xa_all, xb_all = _as_images(domain_a, "domain_a"), _as_images(domain_b, "domain_b")
+    if cfg.iterations < 1:
+        raise ValueError(f"iterations must be >= 1, got {cfg.iterations}.")
+    if xa_all.shape[1:] != xb_all.shape[1:]:
+        # G(x, δ) keeps the input's shape (the contract), so both domains must share it.
+        raise ValueError(
+            f"domain_a images are {tuple(xa_all.shape[1:])} and domain_b images {tuple(xb_all.shape[1:])} "
+            f"(C, H, W); make them alike in the data specs with channels=1|3 and size=H."
+        )
+    device = torch.device(device)
+    out = Path(out_dir) if out_dir is not None else None
+    ckpt = out / CHECKPOINT_NAME if out is not None else None
+    if resume and (ckpt is None or not ckpt.is_file()):
+        raise FileNotFoundError(f"resume=True but {ckpt or 'out_dir=None'} has no checkpoint; run without --resume first.")
+    if not resume and not overwrite and ckpt is not None and ckpt.is_file():
+        raise ValueError(f"{out} already holds a training checkpoint; pass resume=True (--resume) to continue it, "
+                         f"overwrite=True (--overwrite) to start afresh, or choose another output folder.")
+
+    torch.manual_seed(seed)
+    trainer = StructuredTrainer(cfg, xa_all.shape[1], list(xa_all.shape[-2:])).to(device)
+    _check_discriminator(_DisView(trainer), xa_all, xb_all, device)
+    rng = torch.Generator().manual_seed(seed)
+    samplers = {"a": _EpochSampler(len(xa_all), rng), "b": _EpochSampler(len(xb_all), rng)}
+    start = _restore(ckpt, trainer, rng, samplers, cfg, device) if resume else 0
+
+    grid_rng = torch.Generator().manual_seed(seed + 1)  # grids never consume training draws
+    ga = _batch(xa_all, torch.arange(min(_GRID_ROWS, len(xa_all))), device)
+    gb = _batch(xb_all, torch.arange(min(_GRID_ROWS, len(xb_all))), device)
+    grid_deltas = torch.randn(_GRID_DRAWS, 1, cfg.delta_dim, generator=grid_rng).to(device)
+
+    run = {"iteration": start, "seed": seed, "config": cfg.to_dict(), "channels": [xa_all.shape[1], xb_all.shape[1]],
+           "sizes": [list(xa_all.shape[-2:]), list(xb_all.shape[-2:])], "n": [len(xa_all), len(xb_all)]}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.iterations, initial=start, desc="fit structured", unit="it", dynamic_ncols=True)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    log = open(out / "log.jsonl", "a") if out is not None else None
+    t0, snapshots = time.perf_counter(), set(int(s) for s in snapshots)
+    trainer.train()
+    try:
+        for it in range(start, cfg.iterations):
+            bs = cfg.batch_size
+            x_a = _batch(xa_all, samplers["a"].next(bs), device)
+            x_b = _batch(xb_all, samplers["b"].next(bs), device)
+            d = torch.randn(3, bs, cfg.delta_dim, generator=rng).to(device)
+            losses = trainer.dis_step(x_a, x_b, d[0])
+            losses.update(trainer.gen_step(x_a, d[1], d[2]))
+            done = it + 1
+            if not all(math.isfinite(v) for v in losses.values()):
+                raise RuntimeError(f"fit: a loss became non-finite at iteration {done}: {losses}. Lower the learning "
+                                   f"rate or check the data; the last checkpoint is in {out}.")
+            if done % log_every == 0 or done == cfg.iterations:
+                rec = {"iteration": done, **{k: round(v, 5) for k, v in losses.items()},
+                       "seconds": round(time.perf_counter() - t0, 2)}
+                if log is not None:
+                    log.write(json.dumps(rec) + "\n")
+                    log.flush()
+                if bar is not None:
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+            if bar is not None:
+                bar.update(1)
+            if out is None:
+                continue
+            run["iteration"] = done
+            if cfg.grid_every and (done % cfg.grid_every == 0 or done == cfg.iterations):
+                trainer.eval()
+                _save_grid(out / "grids" / f"iter_{done:07d}.png", trainer.gen, ga, gb, grid_deltas)
+                trainer.train()
+            if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.iterations:
+                _save_checkpoint(ckpt, trainer, run, rng, samplers)
+            if done in snapshots:
+                _save_model(trainer.gen, out / "snapshots" / f"iter_{done:07d}", done, training_info)
+    finally:
+        if bar is not None:
+            bar.close()
+        if log is not None:
+            log.close()
+
+    G = trainer.gen.eval()
+    if out is not None:
+        _save_model(G, out / "model", cfg.iterations, training_info)
+    return G
+
+
+class _DisView:
+    """Lets :func:`nuisance_zoo.learned.fit._check_discriminator` probe the one discriminator."""
+
+    def __init__(self, trainer: StructuredTrainer) -> None:
+        self.dis_a = self.dis_b = trainer.dis
+        self.cfg = trainer.cfg
+
+
+def _save_model(G: StructuredGenerator, folder: Path, iterations: int, training_info: dict | None) -> None:
+    info = dict(training_info or {})
+    info.setdefault("iterations", iterations)
+    info.setdefault("trainer", "nuisance_zoo.learned.fit_structured (LSGAN eq. 4.3 + hinged mode-seeking term)")
+    G.save_pretrained(folder, training=info)

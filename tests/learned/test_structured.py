@@ -1,0 +1,185 @@
+"""Structured learned model G(x, δ) = K(x, h_θ(δ, x)) and its trainer (fit(config="structured"))."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import nuisance_zoo as nz
+from nuisance_zoo.learned.fit import fit
+from nuisance_zoo.learned.fit_structured import StructuredFitConfig, load_config_file
+from nuisance_zoo.learned.structured import DEFAULT_CHAIN, StructuredGenerator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _randomised(G: StructuredGenerator, seed: int = 0, scale: float = 1.0) -> StructuredGenerator:
+    """Give the MLP non-trivial weights (it starts as the identity for every δ)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in G.mlp.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * scale)
+    return G
+
+
+@pytest.mark.parametrize("summary", ["none", "stats", "pool4"])
+def test_shapes_dtype_range(summary):
+    G = _randomised(StructuredGenerator(delta_dim=3, summary=summary))
+    x = torch.rand(5, 3, 16, 16)
+    y = G(x, torch.randn(5, 3)).detach()
+    assert y.shape == x.shape and y.dtype == torch.float32
+    assert float(y.min()) >= 0 and float(y.max()) <= 1
+    u = G(torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8))
+    assert u.shape == (3, 16, 16) and u.dtype == torch.uint8
+    assert G.kind == "learned" and G.prior == "normal" and G.delta_dim == 3
+    imgs, d = G.forward_multi(x, k=4)
+    assert imgs.shape == (4, 5, 3, 16, 16) and d.shape == (4, 5, 3)
+    assert torch.allclose(imgs[2, 1], G(x[1:2], d[2, 1:2])[0], atol=1e-6)
+
+
+def test_untrained_model_is_near_identity():
+    G = StructuredGenerator()
+    x = torch.rand(4, 3, 16, 16)
+    # Only haze density and blur σ sit on their box edge and start just inside it.
+    assert (G(x, torch.randn(4, 2) * 100) - x).abs().mean() < 0.05
+
+
+def test_output_is_known_chain_applied_by_hand():
+    G = _randomised(StructuredGenerator(summary="stats"), seed=1)
+    x, d = torch.rand(3, 3, 12, 12), torch.randn(3, 2)
+    params = G.known_params(x, d)
+    y = x
+    for name, p in zip(DEFAULT_CHAIN, torch.split(params, [1, 1, 1, 1, 1, 2, 1], dim=1)):
+        y = nz.load(name)(y, p)
+    assert torch.equal(G(x, d), y)
+    # and the parameters depend on δ and (through the summary) on x
+    assert not torch.allclose(params, G.known_params(x, d + 1))
+    assert not torch.allclose(params, G.known_params(x.flip(0), d))
+
+
+def test_params_inside_delta_box_even_for_huge_delta():
+    G = _randomised(StructuredGenerator(delta_dim=2), seed=2, scale=3.0)
+    x = torch.rand(64, 3, 8, 8)
+    for scale in (1.0, 1e3, 1e8):
+        p = G.known_params(x, torch.randn(64, 2) * scale)
+        assert torch.isfinite(p).all()
+        assert (p >= G.param_low).all() and (p <= G.param_high).all()
+    lows = torch.cat([nz.load(n).delta_low for n in DEFAULT_CHAIN]).float()
+    assert torch.equal(G.param_low, lows)
+
+
+def test_gradcheck_wrt_delta_and_x():
+    G = _randomised(StructuredGenerator(summary="pool4", hidden=8), seed=3, scale=0.5).double()
+    x = torch.rand(2, 3, 5, 5, dtype=torch.float64) * 0.8 + 0.1
+    d = torch.randn(2, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda dd: G(x, dd), (d,))
+    G2 = _randomised(StructuredGenerator(chain=["brightness", "contrast"], summary="stats", hidden=4), 4, 0.3).double()
+    xx = (torch.rand(1, 3, 4, 4, dtype=torch.float64) * 0.5 + 0.25).requires_grad_()
+    assert torch.autograd.gradcheck(lambda xi: G2(xi, d[:1].detach()), (xx,))
+
+
+def test_stateless_decode_and_batch_independence():
+    G = _randomised(StructuredGenerator(summary="stats"), seed=5)
+    x, d = torch.rand(4, 3, 8, 8), torch.randn(4, 2)
+    first = G(x, d)
+    G(torch.rand(7, 3, 8, 8))  # an unrelated call in between changes nothing
+    assert torch.equal(G(x, d), first)
+    assert torch.allclose(G(x[2:3], d[2:3]), first[2:3], atol=1e-6)
+
+
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="summary"):
+        StructuredGenerator(summary="mean")
+    assert not nz.load("erasing").differentiable
+    with pytest.raises(ValueError, match="differentiable known model"):
+        StructuredGenerator(chain=["brightness", "erasing"])
+    with pytest.raises(ValueError, match="non-empty list"):
+        StructuredGenerator(chain=[])
+    with pytest.raises(ValueError, match="channels"):
+        StructuredGenerator(channels=3)(torch.rand(2, 1, 8, 8))
+
+
+def test_save_pretrained_round_trip_bit_exact(tmp_path):
+    G = _randomised(StructuredGenerator(delta_dim=3, chain=["gamma", "haze"], summary="pool4", channels=1,
+                                        image_size=[8, 8]), seed=6)
+    folder = G.save_pretrained(tmp_path / "m", training={"iterations": 1})
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["architecture"] == "structured-generator" and cfg["model_config"]["chain"] == ["gamma", "haze"]
+    H = nz.load(f"local-dir:{folder}")
+    assert isinstance(H, StructuredGenerator) and H.config() == G.config()
+    x, d = torch.rand(3, 1, 8, 8), torch.randn(3, 3)
+    assert torch.equal(H(x, d), G(x, d))
+
+
+def _domains(n=12, c=3, size=16):
+    g = torch.Generator().manual_seed(0)
+    a = torch.randint(0, 100, (n, c, size, size), dtype=torch.uint8, generator=g)
+    b = torch.randint(150, 256, (n, c, size, size), dtype=torch.uint8, generator=g)
+    return a, b
+
+
+def test_fit_structured_writes_outputs_and_resumes_exactly(tmp_path):
+    a, b = _domains()
+    kw = dict(config="structured", batch_size=4, progress=False, grid_every=2, checkpoint_every=2, log_every=1)
+    G = fit(a, b, iterations=3, out_dir=tmp_path / "r", **kw)
+    assert isinstance(G, StructuredGenerator)
+    r = tmp_path / "r"
+    assert (r / "grids" / "iter_0000002.png").is_file() and (r / "grids" / "iter_0000003.png").is_file()
+    assert (r / "checkpoint.safetensors").is_file() and json.loads((r / "checkpoint.json").read_text())["iteration"] == 3
+    d = torch.randn(2, 2)
+    assert torch.equal(nz.load(f"local-dir:{r / 'model'}")(a[:2], d), G(a[:2], d))
+    with pytest.raises(ValueError, match="already holds"):
+        fit(a, b, iterations=3, out_dir=r, **kw)
+
+    full = fit(a, b, iterations=4, out_dir=tmp_path / "full", **kw)
+    fit(a, b, iterations=2, out_dir=tmp_path / "half", **kw)
+    resumed = fit(a, b, iterations=4, out_dir=tmp_path / "half", resume=True, **kw)
+    for (k, v), (k2, v2) in zip(full.state_dict().items(), resumed.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2), k
+    assert not torch.equal(full.mlp[-1].weight, torch.zeros_like(full.mlp[-1].weight))  # it did train
+    with pytest.raises(ValueError, match="differs"):
+        fit(a, b, iterations=5, out_dir=tmp_path / "half", resume=True, **{**kw, "batch_size": 3})
+
+
+def test_structured_config_from_dict_and_file(tmp_path):
+    cfg = StructuredFitConfig.load({"preset": "structured", "delta_dim": 4, "summary": "stats"}, iterations=7)
+    assert cfg.delta_dim == 4 and cfg.iterations == 7 and cfg.summary == "stats"
+    with pytest.raises(ValueError, match="unknown field"):
+        StructuredFitConfig.from_dict({"delta_dims": 3})
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"preset": "structured", "delta_dim": 3, "chain": ["brightness", "gamma"]}))
+    assert load_config_file(path)["delta_dim"] == 3
+    a, b = _domains(n=6)
+    G = fit(a, b, config=str(path), iterations=1, batch_size=2, progress=False)
+    assert isinstance(G, StructuredGenerator) and G.delta_dim == 3 and G.chain == ["brightness", "gamma"]
+
+
+def test_cli_fit_structured(tmp_path):
+    data = ROOT / ".." / "shared" / "data"
+    assert data.is_dir(), f"the shared data folder {data} is missing (MNIST sample needed)"
+    out = tmp_path / "cli"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "nuisance_zoo", "fit", "--config", "structured",
+           "--domain-a", "mnist-sample:train?labels=0&limit=16&colorize=blue",
+           "--domain-b", "mnist-sample:train?labels=0&limit=16&colorize=red",
+           "--out", str(out), "--iterations", "2", "--batch-size", "4", "--no-progress", "--threads", "1"]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    cfg = json.loads((out / "model" / "config.json").read_text())
+    assert cfg["architecture"] == "structured-generator" and cfg["training"]["iterations"] == 2
+    assert (out / "checkpoint.safetensors").is_file()
+    G = nz.load(f"local-dir:{out / 'model'}")
+    assert G(torch.rand(2, 3, 28, 28)).shape == (2, 3, 28, 28)
+
+
+def test_fit_structured_bad_runs():
+    a, b = _domains(n=4)
+    with pytest.raises(ValueError, match="iterations must be >= 1"):
+        fit(a, b, config="structured", iterations=0, batch_size=2, progress=False)
+    with pytest.raises(ValueError, match="domain_a images are"):
+        fit(a, b[:, :1], config="structured", iterations=1, batch_size=2, progress=False)
