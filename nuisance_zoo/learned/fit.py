@@ -311,6 +311,31 @@ def _save_grid(path: Path, trainer: MunitTrainer, xa: Tensor, xb: Tensor, deltas
     save_image(torch.cat(rows).clamp(0, 1).cpu(), str(path), nrow=2 + len(deltas), padding=1, pad_value=1.0)
 
 
+def loop_setup(xa_all: Tensor, xb_all: Tensor, cfg, delta_dim: int, seed: int, start: int, out: Path | None,
+               device: torch.device, progress: bool, desc: str) -> tuple:
+    """What every generator-training loop needs before its first iteration (shared by
+    :func:`fit` and the structured trainer): fixed grid inputs and δ, the run record kept in
+    checkpoints, the progress bar and the loss log.
+
+    The grid's δ come from their own generator (``seed + 1``), so grids never consume training draws.
+    """
+    grid_rng = torch.Generator().manual_seed(seed + 1)
+    ga = _batch(xa_all, torch.arange(min(_GRID_ROWS, len(xa_all))), device)
+    gb = _batch(xb_all, torch.arange(min(_GRID_ROWS, len(xb_all))), device)
+    grid_deltas = torch.randn(_GRID_DRAWS, 1, delta_dim, generator=grid_rng).to(device)
+    run = {"iteration": start, "seed": seed, "config": cfg.to_dict(), "channels": [xa_all.shape[1], xb_all.shape[1]],
+           "sizes": [list(xa_all.shape[-2:]), list(xb_all.shape[-2:])], "n": [len(xa_all), len(xb_all)]}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.iterations, initial=start, desc=desc, unit="it", dynamic_ncols=True)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    log = open(out / "log.jsonl", "a") if out is not None else None
+    return ga, gb, grid_deltas, run, bar, log
+
+
 # ---------------------------------------------------------------------------------- fit
 def fit(
     domain_a: Any,
@@ -406,22 +431,8 @@ def fit(
     if resume:
         start = _restore(ckpt, trainer, rng, samplers, cfg, device)
 
-    # Fixed inputs and δ for the grids, from their own generator: grids never touch training draws.
-    grid_rng = torch.Generator().manual_seed(seed + 1)
-    ga = _batch(xa_all, torch.arange(min(_GRID_ROWS, len(xa_all))), device)
-    gb = _batch(xb_all, torch.arange(min(_GRID_ROWS, len(xb_all))), device)
-    grid_deltas = torch.randn(_GRID_DRAWS, 1, cfg.gen.style_dim, generator=grid_rng).to(device)
-
-    run = {"iteration": start, "seed": seed, "config": cfg.to_dict(), "channels": [xa_all.shape[1], xb_all.shape[1]],
-           "sizes": [list(xa_all.shape[-2:]), list(xb_all.shape[-2:])], "n": [len(xa_all), len(xb_all)]}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=cfg.iterations, initial=start, desc="fit", unit="it", dynamic_ncols=True)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    log = open(out / "log.jsonl", "a") if out is not None else None
+    ga, gb, grid_deltas, run, bar, log = loop_setup(xa_all, xb_all, cfg, cfg.gen.style_dim, seed, start, out,
+                                                    device, progress, desc="fit")
     t0, snapshots = time.perf_counter(), set(int(s) for s in snapshots)
     trainer.train()
     try:

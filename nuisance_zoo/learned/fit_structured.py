@@ -41,7 +41,7 @@ from torch import Tensor, nn
 
 from .config import DiscriminatorConfig, load_config_file
 from .discriminator import MultiScaleDiscriminator
-from .fit import (_as_images, _batch, _check_discriminator, _EpochSampler, _flatten_optimizer, _init_weights,
+from .fit import (_as_images, _batch, _check_discriminator, _EpochSampler, _flatten_optimizer, _init_weights, loop_setup,
                   _unflatten_optimizer)
 from .structured import DEFAULT_CHAIN, StructuredGenerator
 
@@ -50,8 +50,6 @@ __all__ = ["StructuredFitConfig", "StructuredTrainer", "fit_structured", "is_str
 PRESET_NAME = "structured"
 CHECKPOINT_NAME = "checkpoint.safetensors"
 _FORMAT = "nuisance-zoo/structured-fit/1"
-_GRID_ROWS = 8
-_GRID_DRAWS = 6
 
 
 @dataclass
@@ -314,21 +312,8 @@ def fit_structured(
     samplers = {"a": _EpochSampler(len(xa_all), rng), "b": _EpochSampler(len(xb_all), rng)}
     start = _restore(ckpt, trainer, rng, samplers, cfg, device) if resume else 0
 
-    grid_rng = torch.Generator().manual_seed(seed + 1)  # grids never consume training draws
-    ga = _batch(xa_all, torch.arange(min(_GRID_ROWS, len(xa_all))), device)
-    gb = _batch(xb_all, torch.arange(min(_GRID_ROWS, len(xb_all))), device)
-    grid_deltas = torch.randn(_GRID_DRAWS, 1, cfg.delta_dim, generator=grid_rng).to(device)
-
-    run = {"iteration": start, "seed": seed, "config": cfg.to_dict(), "channels": [xa_all.shape[1], xb_all.shape[1]],
-           "sizes": [list(xa_all.shape[-2:]), list(xb_all.shape[-2:])], "n": [len(xa_all), len(xb_all)]}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=cfg.iterations, initial=start, desc="fit structured", unit="it", dynamic_ncols=True)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    log = open(out / "log.jsonl", "a") if out is not None else None
+    ga, gb, grid_deltas, run, bar, log = loop_setup(xa_all, xb_all, cfg, cfg.delta_dim, seed, start, out, device,
+                                                    progress, desc="fit structured")
     t0, snapshots = time.perf_counter(), set(int(s) for s in snapshots)
     trainer.train()
     try:
