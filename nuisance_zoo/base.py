@@ -9,7 +9,7 @@ It imports nothing else from the package, so every other part can depend on it.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence, Union
+from typing import Sequence, Union
 
 import torch
 from torch import Tensor, nn
@@ -210,9 +210,20 @@ class NuisanceModel(nn.Module):
         high = self.delta_high.to(device=delta.device, dtype=delta.dtype)
         return torch.maximum(torch.minimum(delta, high), low)
 
+    #: The δ that leaves images unchanged (one row), or None when there is none. Subclasses set
+    #: it as a class attribute, or in ``__init__`` when it depends on their configuration.
+    identity_point: Sequence[float] | None = None
+
     def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor | None:
-        """A δ that leaves images unchanged, shape ``(n, delta_dim)``, or None if none exists."""
-        return None
+        """``identity_point`` repeated ``n`` times, shape ``(n, delta_dim)``; None when the model has
+        no identity or Δ (as configured) excludes it."""
+        if self.identity_point is None:
+            return None
+        ident = torch.as_tensor(self.identity_point, dtype=torch.float64)
+        if self.has_box and bool(((ident < self.delta_low.cpu()) | (ident > self.delta_high.cpu())).any()):
+            return None
+        device = device if device is not None else self.delta_low.device
+        return ident.to(device=device, dtype=dtype or torch.float32).expand(n, -1).clone()
 
     # ------------------------------------------------------------------ the maps
     def encode(self, x: Tensor) -> Content:
@@ -284,9 +295,14 @@ class NuisanceModel(nn.Module):
         out = restore(out)
         return out.view(k, b, *out.shape[1:]), delta
 
+    def check_input(self, x: Tensor) -> None:
+        """Model-specific checks of an input batch, run by ``forward`` and ``forward_multi``
+        before δ is checked (so the error names the model's own fix). Default: none."""
+
     def _prepare(self, x: Tensor):
         """Check ``x``, lift it to a float (B, C, H, W) batch, and return how to undo that."""
         check_image(x)
+        self.check_input(x)
         in_dtype, batched = x.dtype, x.ndim == 4
         xf = x if batched else x.unsqueeze(0)
         if in_dtype == torch.uint8:

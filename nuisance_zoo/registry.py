@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 

@@ -42,21 +42,7 @@ _LICENSE = "Apache-2.0"
 
 
 class _Photometric(NuisanceModel):
-    """Shared pieces: the identity δ (when inside Δ) and the readable repr."""
-
-    _identity: tuple = ()
-
-    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor | None:
-        """The δ that returns x unchanged, or None when Δ (as configured) excludes it."""
-        if not self._identity:
-            return None
-        ident = torch.tensor(self._identity, dtype=torch.float64)
-        if self.has_box:
-            low, high = self.delta_low.cpu(), self.delta_high.cpu()
-            if bool(((ident < low) | (ident > high)).any()):
-                return None
-        device = device if device is not None else self.delta_low.device
-        return ident.to(device=device, dtype=dtype or torch.float32).expand(n, -1).clone()
+    """Shared pieces: the readable repr (the identity δ is ``identity_point``, in the base class)."""
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, delta_space={self.delta_space()['bounds']}"
@@ -101,7 +87,7 @@ class Brightness(_Photometric):
     delta_names = ("stops",)
     differentiable = True
     gray_policy = "per-channel"
-    _identity = (0.0,)
+    identity_point = (0.0,)
 
     def __init__(self, low: float = -3.0, high: float = 3.0) -> None:
         super().__init__()
@@ -144,7 +130,7 @@ class Contrast(_Photometric):
     delta_names = ("c",)
     differentiable = True
     gray_policy = "per-channel"
-    _identity = (1.0,)
+    identity_point = (1.0,)
 
     def __init__(self, low: float = 0.2, high: float = 2.0) -> None:
         super().__init__()
@@ -191,7 +177,7 @@ class Gamma(_Photometric):
     delta_names = ("log2_gamma",)
     differentiable = True
     gray_policy = "per-channel"
-    _identity = (0.0,)
+    identity_point = (0.0,)
 
     def __init__(self, min_gamma: float = 0.3, max_gamma: float = 3.0) -> None:
         super().__init__()
@@ -263,7 +249,7 @@ class Hue(_Photometric):
     delta_names = ("turns",)
     differentiable = True
     gray_policy = "identity"
-    _identity = (0.0,)
+    identity_point = (0.0,)
 
     def __init__(self, low: float = -0.5, high: float = 0.5) -> None:
         super().__init__()
@@ -318,7 +304,7 @@ class Saturation(_Photometric):
     delta_names = ("s",)
     differentiable = True
     gray_policy = "identity"
-    _identity = (1.0,)
+    identity_point = (1.0,)
 
     def __init__(self, low: float = 0.0, high: float = 2.0) -> None:
         super().__init__()
@@ -363,7 +349,7 @@ class Decolorize(_Photometric):
     delta_names = ("t",)
     differentiable = True
     gray_policy = "identity"
-    _identity = (0.0,)
+    identity_point = (0.0,)
 
     def __init__(self, low: float = 0.0, high: float = 1.0) -> None:
         super().__init__()
@@ -413,7 +399,7 @@ class Colorize(_Photometric):
     delta_names = ("r", "g", "b", "strength")
     differentiable = True
     gray_policy = "luminance"
-    _identity = (1.0, 1.0, 1.0, 0.0)
+    identity_point = (1.0, 1.0, 1.0, 0.0)
 
     def __init__(self, low: float | Sequence[float] = 0.0, high: float | Sequence[float] = 1.0,
                  max_strength: float = 1.0) -> None:

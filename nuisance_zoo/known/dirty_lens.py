@@ -68,6 +68,7 @@ class DirtyLens(NuisanceModel):
 
     delta_dim = 5
     delta_names = ("opacity", "blob_size", "blur", "shift_x", "shift_y")
+    identity_point = (0.0, 1.0, 0.0, 0.0, 0.0)  # opacity = blur = 0; size 1 is the neutral multiplier
     differentiable = True
     gray_policy = "luminance"
 
@@ -93,11 +94,6 @@ class DirtyLens(NuisanceModel):
         self.register_buffer("blob_density", density.contiguous(), persistent=False)
         self.register_buffer("blob_colour", colour.contiguous(), persistent=False)
         self.set_delta_box([0.0, 0.5, 0.0, 0.0, 0.0], [1.0, max_blob_size, 1.0, 1.0, 1.0])
-
-    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor:
-        d = self.delta_low.to(device=device or self.delta_low.device, dtype=dtype or torch.float32).clone()
-        d[1] = 1.0  # the size does not matter at zero opacity; 1 is the neutral multiplier
-        return d.unsqueeze(0).repeat(n, 1)
 
     def _colours(self, c: int, like: Tensor) -> Tensor:
         col = self.blob_colour.to(like)

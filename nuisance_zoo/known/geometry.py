@@ -136,6 +136,7 @@ class Rotation(NuisanceModel):
 
     delta_dim = 1
     delta_names = ("angle_deg",)
+    identity_point = (0.0,)
     prior = "uniform"
     differentiable = True
     gray_policy = "per-channel"
@@ -145,9 +146,6 @@ class Rotation(NuisanceModel):
         m = _check_nonneg("max_degrees", max_degrees)
         self.padding_mode = _check_padding(padding_mode, _PADDING_MODES)
         self.set_delta_box([-m], [m])
-
-    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor:
-        return torch.zeros(n, 1, device=device, dtype=dtype or torch.float32)
 
     def decode(self, content: Tensor, delta: Tensor) -> Tensor:
         x = content
@@ -202,6 +200,7 @@ class Affine(NuisanceModel):
 
     delta_dim = 5
     delta_names = ("angle_deg", "log2_scale", "tx", "ty", "shear_deg")
+    identity_point = (0.0,) * 5
     prior = "uniform"
     differentiable = True
     gray_policy = "per-channel"
@@ -231,9 +230,6 @@ class Affine(NuisanceModel):
             [-deg, math.log2(lo_s), -tr, -tr, -sh],
             [deg, math.log2(hi_s), tr, tr, sh],
         )
-
-    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor:
-        return torch.zeros(n, 5, device=device, dtype=dtype or torch.float32)
 
     def decode(self, content: Tensor, delta: Tensor) -> Tensor:
         x = content
@@ -296,6 +292,7 @@ class GaussianBlur(NuisanceModel):
 
     delta_dim = 1
     delta_names = ("sigma",)
+    identity_point = (0.0,)
     prior = "uniform"
     differentiable = True
     gray_policy = "per-channel"
@@ -308,9 +305,6 @@ class GaussianBlur(NuisanceModel):
         self.padding_mode = _check_padding(padding_mode, _BLUR_PADDING_MODES)
         self.radius = int(math.ceil(3 * m))
         self.set_delta_box([0.0], [m])
-
-    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor:
-        return torch.zeros(n, 1, device=device, dtype=dtype or torch.float32)
 
     def _blur_axis(self, x: Tensor, sigma: Tensor, dim: int) -> Tensor:
         """Blur ``x`` (B, C, H, W) along ``dim`` (-1: rows of pixels, -2: columns)."""

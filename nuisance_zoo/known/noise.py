@@ -58,6 +58,7 @@ class _Additive(NuisanceModel):
         self.eps = _check_eps(eps)
         # Per instance: δ's length depends on the image shape it was built for.
         self.delta_dim = math.prod(self.image_shape)
+        self.identity_point = (0.0,) * self.delta_dim
 
     def _model_name(self) -> str:
         return f"additive-{self._ball}"
@@ -73,23 +74,8 @@ class _Additive(NuisanceModel):
                 f"nz.load({self._model_name()!r}, shape={got}, eps=...)."
             )
 
-    def forward(self, x: Tensor, delta: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        # Checked before the base class checks δ, whose error would not name the fix.
-        self.check_image_shape(x)
-        return super().forward(x, delta=delta, generator=generator)
-
-    def forward_multi(
-        self,
-        x: Tensor,
-        k: int | None = None,
-        delta: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        self.check_image_shape(x)
-        return super().forward_multi(x, k=k, delta=delta, generator=generator)
-
-    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor:
-        return torch.zeros(n, self.delta_dim, device=device, dtype=dtype or torch.float32)
+    # Checked before the base class checks δ, whose error would not name the fix.
+    check_input = check_image_shape
 
     def delta_space(self) -> dict:
         space = super().delta_space()
@@ -247,6 +233,7 @@ class CameraNoise(NuisanceModel):
 
     delta_dim = 3
     delta_names = ("sigma", "offset_x", "offset_y")
+    identity_point = (0.0,) * 3
     prior = "uniform"
     differentiable = True
     gray_policy = "per-channel"
@@ -267,9 +254,6 @@ class CameraNoise(NuisanceModel):
         field = (field - field.mean()) / field.std()
         self.register_buffer("field", field, persistent=False)
         self.set_delta_box([0.0, 0.0, 0.0], [max_sigma, 1.0, 1.0])
-
-    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor:
-        return torch.zeros(n, 3, device=device, dtype=dtype or torch.float32)
 
     def noise_pattern(self, delta: Tensor, channels: int, height: int, width: int) -> Tensor:
         """The unit-variance noise ``N`` each δ row reads, shape ``(B, C, H, W)``."""

@@ -55,6 +55,7 @@ class _EraseBase(NuisanceModel):
 
     delta_dim = 4
     delta_names = ("x", "y", "h", "w")
+    identity_point = (0.0,) * 4  # h = w = 0 erases nothing, in both variants exactly
     prior = "uniform"
     gray_policy = "per-channel"
 
@@ -62,10 +63,6 @@ class _EraseBase(NuisanceModel):
         super().__init__()
         self.fill = _fill_values(fill)
         self.set_delta_box([0.0] * 4, [1.0] * 4)
-
-    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor:
-        # h = w = 0 erases nothing, in both variants exactly.
-        return torch.zeros(n, 4, device=device, dtype=dtype or torch.float32)
 
     def _fill_tensor(self, x: Tensor) -> Tensor:
         c = x.shape[1]

@@ -83,6 +83,7 @@ class Snow(NuisanceModel):
 
     delta_dim = 6
     delta_names = ("amount", "flake_size", "brightness", "veil", "shift_x", "shift_y")
+    identity_point = (0.0, 0.01, 0.3, 0.0, 0.0, 0.0)  # amount = veil = 0: the box's low corner
     differentiable = True
     gray_policy = "per-channel"
 
@@ -103,10 +104,6 @@ class Snow(NuisanceModel):
         self.veil_colour = float(veil_colour)
         self._max_size = float(max_flake_size)  # fixes the blur radius, so rows stay batch-independent
         self.set_delta_box([0.0, 0.01, 0.3, 0.0, 0.0, 0.0], [1.0, max_flake_size, 1.0, max_veil, 1.0, 1.0])
-
-    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor:
-        d = self.delta_low.to(device=device or self.delta_low.device, dtype=dtype or torch.float32)
-        return d.unsqueeze(0).repeat(n, 1)  # amount = 0 and veil = 0 at the box's low corner
 
     def decode(self, x: Tensor, delta: Tensor) -> Tensor:
         b, _, h, w = x.shape
@@ -183,6 +180,7 @@ class Rain(NuisanceModel):
 
     delta_dim = 6
     delta_names = ("amount", "angle_deg", "intensity", "darkening", "shift_x", "shift_y")
+    identity_point = (0.0, 0.0, 0.2, 0.0, 0.0, 0.0)  # amount = darkening = 0; any angle would do
     differentiable = True
     gray_policy = "per-channel"
 
@@ -204,11 +202,6 @@ class Rain(NuisanceModel):
         self.streak_colour = float(streak_colour)
         self._max_len = float(self.streak_len.max())  # fixes the tap count (no device sync per call)
         self.set_delta_box([0.0, -max_angle, 0.2, 0.0, 0.0, 0.0], [1.0, max_angle, 1.0, max_darkening, 1.0, 1.0])
-
-    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor:
-        d = self.delta_low.to(device=device or self.delta_low.device, dtype=dtype or torch.float32).clone()
-        d[1] = 0.0  # any angle would do; vertical is the natural rest value
-        return d.unsqueeze(0).repeat(n, 1)
 
     def decode(self, x: Tensor, delta: Tensor) -> Tensor:
         b, _, h, w = x.shape

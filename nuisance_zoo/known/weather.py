@@ -63,6 +63,7 @@ class Haze(NuisanceModel):
 
     delta_dim = 2
     delta_names = ("density", "airlight")
+    identity_point = (0.0, 1.0)
     differentiable = True
     gray_policy = "per-channel"
 
@@ -82,10 +83,6 @@ class Haze(NuisanceModel):
         else:
             raise ValueError(f"depth must be one of {_DEPTHS} or an (h, w) tensor, got {depth!r}.")
         self.set_delta_box([0.0, 0.5], [max_density, 1.0])
-
-    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor:
-        d = torch.tensor([0.0, 1.0], device=device or self.delta_low.device, dtype=dtype or torch.float32)
-        return d.unsqueeze(0).repeat(n, 1)
 
     def depth(self, height: int, width: int, dtype, device) -> Tensor:
         """The depth map d at ``(height, width)``, shape ``(1, 1, H, W)``."""
@@ -146,6 +143,7 @@ class Shadow(NuisanceModel):
 
     delta_dim = 4
     delta_names = ("offset", "angle_deg", "darkness", "softness")
+    identity_point = (0.0, 0.0, 0.0, 0.1)  # darkness 0; the other values are arbitrary in-box ones
     differentiable = True
     gray_policy = "per-channel"
 
@@ -154,11 +152,6 @@ class Shadow(NuisanceModel):
         if not 0 < max_darkness <= 1:
             raise ValueError(f"max_darkness must be in (0, 1], got {max_darkness}.")
         self.set_delta_box([-1.0, -180.0, 0.0, 0.02], [1.0, 180.0, max_darkness, 0.3])
-
-    def identity_delta(self, n: int = 1, device=None, dtype=None) -> Tensor:
-        d = torch.tensor([0.0, 0.0, 0.0, 0.1], device=device or self.delta_low.device,
-                         dtype=dtype or torch.float32)
-        return d.unsqueeze(0).repeat(n, 1)
 
     def decode(self, x: Tensor, delta: Tensor) -> Tensor:
         b, _, h, w = x.shape

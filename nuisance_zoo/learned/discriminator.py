@@ -6,7 +6,6 @@ and fake maps to 0 (the generator pushes its fakes to 1).
 """
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 

@@ -35,7 +35,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -43,6 +43,9 @@ from torch import Tensor, nn
 from .config import FitConfig, GeneratorConfig
 from .discriminator import MultiScaleDiscriminator
 from .generator import MunitGenerator, StyleEncoder
+
+if TYPE_CHECKING:  # only for the return annotation; importing it here would be circular
+    from .structured import StructuredGenerator
 
 __all__ = ["fit", "DomainAutoencoder", "MunitTrainer", "CHECKPOINT_NAME", "load_checkpoint_state"]
 

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..eval.robustness import accuracy
 from .checkpoint import load_checkpoint, save_checkpoint
 from .classifiers import create_classifier, save_classifier
 from .inputs import DataTensors, as_tensors, epoch_order, to_model_input
@@ -181,15 +182,6 @@ def _write_metrics(out: Path, history: list[dict]) -> None:
         w.writeheader()
         w.writerows(history)
     os.replace(tmp, out / METRICS_CSV)
-
-
-@torch.no_grad()
-def _accuracy(model: nn.Module, d: DataTensors, in_chans: int, device, batch_size: int) -> float:
-    correct = 0
-    for i in range(0, len(d), batch_size):
-        xb = to_model_input(d.x[i:i + batch_size], in_chans, device)
-        correct += (model(xb).argmax(1).cpu() == d.y[i:i + batch_size]).sum().item()
-    return correct / max(len(d), 1)
 
 
 def check_nuisance_size(G, size: tuple, name: str | None = None) -> None:
@@ -411,7 +403,7 @@ def train(
         row: dict[str, Any] = {"epoch": epoch + 1, "global_step": state["global_step"],
                                "train_loss": state["loss_sum"] / steps_per_epoch}
         for name, d in tests.items():
-            row[f"acc/{name}"] = _accuracy(clf, d, in_chans, device, eval_batch_size)
+            row[f"acc/{name}"] = accuracy(clf, d, batch_size=eval_batch_size, in_chans=in_chans, device=device)
         state["elapsed"] = time.perf_counter() - t_start
         row["time_s"] = round(state["elapsed"], 3)
         state["history"].append(row)
