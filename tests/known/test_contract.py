@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import nuisance_zoo as nz
+from nuisance_zoo.known import CURE_TSR_LEVELS
 from tests.conftest import structured_image
 
 KNOWN = nz.list_models(kind="known")
@@ -163,3 +164,19 @@ class TestCompose:
         assert C.differentiable == (G1.differentiable and G2.differentiable)
         imgs, dd = C.forward_multi(structured_image().repeat(2, 1, 1, 1), k=2)
         assert imgs.shape[:2] == (2, 2) and dd.shape == (2, 2, C.delta_dim)
+
+
+@pytest.mark.parametrize("challenge", sorted(CURE_TSR_LEVELS))
+def test_challenge_level_boxes_lie_inside_delta(challenge):
+    spec = CURE_TSR_LEVELS[challenge]
+    G = nz.load(spec.model, **spec.kwargs)
+    lo_d, hi_d = G.delta_low.double(), G.delta_high.double()
+    for level, (lo, hi) in spec.regions.items():
+        lo, hi = torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
+        assert lo.shape == (G.delta_dim,) and hi.shape == (G.delta_dim,), level
+        assert (lo_d <= lo).all() and (lo <= hi).all() and (hi <= hi_d).all(), f"level {level}"
+
+
+def test_every_cure_tsr_type_the_issue_names_has_levels():
+    assert {"snow", "rain", "shadow", "haze", "darkening", "exposure", "decolorization", "blur", "noise",
+            "dirty-lens"} <= set(CURE_TSR_LEVELS)

@@ -186,14 +186,9 @@ class TestCameraNoise:
 
 
 class TestNoiseChallenge:
-    def test_registered_and_inside_delta(self):
+    def test_registered(self):  # level boxes inside Δ: tests/known/test_contract.py
         (spec,) = CHALLENGES
         assert CURE_TSR_LEVELS["noise"] is spec and spec.model == "noise" and spec.note
-        G = nz.load(spec.model, **spec.kwargs)
-        lo_d, hi_d = G.delta_low.tolist(), G.delta_high.tolist()
-        for level in range(1, 6):
-            lo, hi = spec.regions[level]
-            assert all(a <= l <= h <= b for a, l, h, b in zip(lo_d, lo, hi, hi_d))
 
     def test_levels_are_monotone(self):
         spec = CURE_TSR_LEVELS["noise"]
