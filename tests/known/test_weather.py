@@ -6,7 +6,6 @@ test_contract.py; here are the formulas, the fixed-pattern guarantees and the le
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ import torch
 import nuisance_zoo as nz
 from nuisance_zoo.known import CURE_TSR_LEVELS, challenge_delta, challenge_model, synthesize_challenge
 from nuisance_zoo.known.weather import CHALLENGES
-from tests.conftest import structured_image
+from tests.conftest import need_data, structured_image
 
 WEATHER = ["haze", "snow", "rain", "shadow", "dirty-lens"]
 LEVEL_SEEDS = 4  # draws per image per level in the severity checks
@@ -291,8 +290,8 @@ def test_severity_grows_with_level(challenge):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("challenge", ["snow", "rain", "shadow", "haze", "dirty-lens"])
-def test_severity_grows_with_level_on_gtsrb(challenge, shared_data: Path):
-    d = np.load(shared_data / "gtsrb" / "test.npz")
+def test_severity_grows_with_level_on_gtsrb(challenge):
+    d = np.load(need_data("gtsrb") / "gtsrb" / "test.npz")
     x = torch.from_numpy(d["x"][::400]).permute(0, 3, 1, 2).float() / 255  # 32 test signs
     s = severity(x, challenge)
     assert all(b > 1.1 * a for a, b in zip(s, s[1:])), s
