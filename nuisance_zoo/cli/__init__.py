@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Models of natural variation G(x, δ) and model-based robust training.",
     )
     parser.add_argument("--version", action="version", version=f"nuisance-zoo {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an error (also NUISANCE_ZOO_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
@@ -29,18 +31,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user error prints one line (no traceback) and returns a nonzero status.
+
+    ``--debug`` (or the environment variable ``NUISANCE_ZOO_DEBUG=1``) re-raises instead, to show
+    the traceback.
+    """
+    import os
+
+    from .errors import describe
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError) as e:
-        # Users get the message, not a traceback; NUISANCE_ZOO_DEBUG=1 shows the traceback.
-        import os
-
-        if os.environ.get("NUISANCE_ZOO_DEBUG"):
+    except Exception as e:  # noqa: BLE001 -- every error becomes one line; --debug shows the rest
+        if args.debug or os.environ.get("NUISANCE_ZOO_DEBUG"):
             raise
-        print(f"nuisance-zoo {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        message, status = describe(e)
+    except KeyboardInterrupt as e:
+        if args.debug:
+            raise
+        message, status = describe(e)
+    print(f"nuisance-zoo {args.command}: error: {message}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

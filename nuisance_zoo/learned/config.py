@@ -54,11 +54,23 @@ def load_config_file(path: str | Path) -> dict:
                                 f"JSON/YAML file.")
     text = path.read_text()
     if path.suffix.lower() == ".json":
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            # e.msg/lineno/colno name the place without echoing the file (it may hold secrets).
+            raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}).") from None
     else:
         import yaml
 
-        data = yaml.safe_load(text)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            # str(e) quotes the offending lines of the file; name only the problem and its place.
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or type(e).__name__
+            raise ValueError(f"{path}: not valid YAML ({problem}{where}). Fix the file, or pass a preset "
+                             f"('small', 'paper', 'structured').") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of config fields, got {type(data).__name__}.")
     return data
