@@ -5,6 +5,8 @@ Runs offline on the MNIST sample bundled with the package; ``--data ROOT`` uses 
 """
 from __future__ import annotations
 
+from .argtypes import int_at_least
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -17,10 +19,10 @@ def register(sub) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--data", default=None, metavar="ROOT",
                    help="folder with mnist/train.npz and mnist/test.npz (default: the bundled sample)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default 1)")
-    p.add_argument("--n-train", type=int, default=None, help="training images (default 6000; 0: all)")
-    p.add_argument("--n-test", type=int, default=None, help="test images per domain (default 1000; 0: all)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--epochs", type=int_at_least(1), default=None, help="epochs (default 1)")
+    p.add_argument("--n-train", type=int_at_least(0), default=None, help="training images (default 6000; 0: all)")
+    p.add_argument("--n-test", type=int_at_least(0), default=None, help="test images per domain (default 1000; 0: all)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from .argtypes import float_above, int_at_least
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -20,12 +22,12 @@ def register(sub) -> None:
     p.add_argument("--classifier", required=True, help="folder with classifier.json and model.safetensors")
     p.add_argument("--data", required=True, help="test data spec, e.g. 'mnist:test'")
     p.add_argument("--nuisance", default=None, help="nuisance model name (omit for clean accuracy only)")
-    p.add_argument("--k", type=int, default=10, help="prior draws per image (default 10)")
-    p.add_argument("--steps", type=int, default=10, help="gradient-ascent steps on δ (default 10; 0: none)")
-    p.add_argument("--step-size", type=float, default=None,
+    p.add_argument("--k", type=int_at_least(1), default=10, help="prior draws per image (default 10)")
+    p.add_argument("--steps", type=int_at_least(0), default=10, help="gradient-ascent steps on δ (default 10; 0: none)")
+    p.add_argument("--step-size", type=float_above(0), default=None,
                    help="ascent step as a fraction of Δ's width (default 2.5/steps)")
-    p.add_argument("--batch-size", type=int, default=256, help="images per batch (default 256)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the δ draws (default 0)")
+    p.add_argument("--batch-size", type=int_at_least(1), default=256, help="images per batch (default 256)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the δ draws (default 0)")
     p.add_argument("--data-root", default=None, help="root folder for data specs")
     p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the report as JSON here")

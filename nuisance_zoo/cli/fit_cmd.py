@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from .argtypes import int_at_least
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -21,20 +23,20 @@ def register(sub) -> None:
     p.add_argument("--domain-a", required=True, metavar="SPEC", help="source domain, a data spec (see nuisance_zoo.data)")
     p.add_argument("--domain-b", required=True, metavar="SPEC", help="target domain, a data spec")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--iterations", type=int, default=None, metavar="N", help="training iterations (default: the config's)")
+    p.add_argument("--iterations", type=int_at_least(1), default=None, metavar="N", help="training iterations (default: the config's)")
     p.add_argument("--config", default="small", metavar="small|paper|structured|FILE",
                    help="preset or JSON/YAML file (zoo or MUNIT spelling); 'structured' learns known models "
                         "(brightness, gamma, contrast, ...) driven by a small MLP instead; default: small")
-    p.add_argument("--batch-size", type=int, default=None, metavar="B")
+    p.add_argument("--batch-size", type=int_at_least(1), default=None, metavar="B")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if OUT holds a checkpoint")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--data-root", default=None, metavar="PATH", help="data root (default: $NUISANCE_ZOO_DATA or ../shared/data)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    p.add_argument("--grid-every", type=int, default=None, metavar="N")
-    p.add_argument("--checkpoint-every", type=int, default=None, metavar="N")
+    p.add_argument("--grid-every", type=int_at_least(1), default=None, metavar="N")
+    p.add_argument("--checkpoint-every", type=int_at_least(1), default=None, metavar="N")
     p.add_argument("--snapshots", default="", metavar="N,N,...", help="iterations after which to save the generator")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=int_at_least(1), default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 

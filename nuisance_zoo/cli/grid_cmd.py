@@ -1,6 +1,8 @@
 """`nuisance-zoo grid NAME --image PATH -o grid.png`: a 2-D slice of Δ as a picture."""
 from __future__ import annotations
 
+from .argtypes import int_at_least
+
 
 def register(sub) -> None:
     p = sub.add_parser("grid", help="picture G(x, δ) over a 2-D slice of Δ (like the paper's Figs. 14, 22, 24)")
@@ -11,8 +13,8 @@ def register(sub) -> None:
                    help="one or two coordinates of δ to sweep (default: 0 1, or 0 for 1-D Δ)")
     p.add_argument("--range", nargs=2, type=float, default=None, metavar=("A", "B"),
                    help="swept interval on each axis (default: Δ's bounds, ±2 for a normal prior)")
-    p.add_argument("--steps", type=int, default=7, help="grid points per axis (default 7)")
-    p.add_argument("--size", type=int, default=None, help="resize the image to SIZE×SIZE first")
+    p.add_argument("--steps", type=int_at_least(1), default=7, help="grid points per axis (default 7)")
+    p.add_argument("--size", type=int_at_least(1), default=None, help="resize the image to SIZE×SIZE first")
     p.set_defaults(func=run)
 
 

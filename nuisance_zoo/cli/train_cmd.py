@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+from .argtypes import float_above, float_at_least, int_at_least
+
 
 def _name_spec(text: str) -> tuple[str, str]:
     """``NAME=SPEC`` (or a bare ``SPEC``, named by itself); only the first ``=`` splits, so
@@ -34,28 +36,28 @@ def register(sub) -> None:
     p.add_argument("--nuisance", default=None, help="nuisance model name (needed by mrt, mat, mda)")
     p.add_argument("--algorithm", default="mda", choices=["erm", "pgd", "mrt", "mat", "mda"],
                    help="training algorithm (default mda)")
-    p.add_argument("--k", type=int, default=None, help="draws (mda, mrt) or steps (mat); default 5/10/10")
-    p.add_argument("--lam", type=float, default=None, help="λ, weight of the clean term (default 1; pgd 0)")
+    p.add_argument("--k", type=int_at_least(1), default=None, help="draws (mda, mrt) or steps (mat); default 5/10/10")
+    p.add_argument("--lam", type=float_at_least(0), default=None, help="λ, weight of the clean term (default 1; pgd 0)")
     p.add_argument("--selection", choices=["batch", "sample"], default=None,
                    help="MRT: worst draw per batch (Algorithm 1) or per sample")
-    p.add_argument("--step-size", type=float, default=None, help="MAT/PGD ascent step")
+    p.add_argument("--step-size", type=float_above(0), default=None, help="MAT/PGD ascent step")
     p.add_argument("--data", default="mnist-sample:train", help="training data spec (default mnist-sample:train)")
     p.add_argument("--test", action="append", default=[], metavar="NAME=SPEC",
                    help="a test domain evaluated every epoch (repeatable)")
-    p.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64, the paper's)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default 1.0 for adadelta)")
+    p.add_argument("--epochs", type=int_at_least(1), default=10, help="epochs (default 10)")
+    p.add_argument("--batch-size", type=int_at_least(1), default=64, help="batch size (default 64, the paper's)")
+    p.add_argument("--lr", type=float_above(0), default=None, help="learning rate (default 1.0 for adadelta)")
     p.add_argument("--optimizer", default="adadelta", choices=["adadelta", "sgd", "adam", "adamw"])
-    p.add_argument("--n-train", type=int, default=None, help="train on a random subset of N images")
-    p.add_argument("--in-chans", type=int, default=None, help="classifier input channels (default: the data's)")
+    p.add_argument("--n-train", type=int_at_least(1), default=None, help="train on a random subset of N images")
+    p.add_argument("--in-chans", type=int_at_least(1), default=None, help="classifier input channels (default: the data's)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if --out has a checkpoint")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     p.add_argument("--data-root", default=None, help="root folder for data specs")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
-    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (default 500)")
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total (resumable)")
+    p.add_argument("--checkpoint-every", type=int_at_least(1), default=500, help="steps between checkpoints (default 500)")
+    p.add_argument("--max-steps", type=int_at_least(1), default=None, help="stop after this many steps in total (resumable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 

@@ -79,3 +79,19 @@ def test_an_unexpected_error_is_reported_as_a_bug_and_debug_shows_the_traceback(
     assert "internal error, ZeroDivisionError" in line and "--debug" in line
     with pytest.raises(ZeroDivisionError):
         main(["--debug", "info", "haze"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--n-train", "-5", "--out", "o"], "argument --n-train: must be an integer >= 1, got -5"),
+    (["train", "--checkpoint-every", "-1", "--out", "o"], "argument --checkpoint-every: must be an integer >= 1"),
+    (["train", "--lr", "nan", "--out", "o"], "argument --lr: must be a finite number > 0"),
+    (["evaluate", "--classifier", "c", "--data", "d", "--step-size", "-1"], "argument --step-size: must be a number > 0"),
+    (["fit", "--domain-a", "a", "--domain-b", "b", "--out", "o", "--iterations", "0"], "must be an integer >= 1, got 0"),
+    (["grid", "haze", "--image", "i.png", "--steps", "x"], "argument --steps: must be an integer >= 1, got 'x'"),
+    (["demo", "--n-test", "-1"], "argument --n-test: must be an integer >= 0, got -1"),
+])
+def test_numeric_options_refuse_values_outside_their_range(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
