@@ -93,12 +93,41 @@ class KorniaNuisance(NuisanceModel):
         # Kept outside the module tree: the augmentation's buffers are not G's state.
         self.__dict__["augmentation"] = aug
 
+    #: Whether the op needs RGB input (kornia's HSV-based and white-balance ops do).
+    rgb_only: bool = False
+
+    def check_input(self, x: Tensor) -> None:
+        if self.rgb_only and x.shape[-3] != 3:
+            raise ValueError(
+                f"{type(self.augmentation).__name__} works on RGB images (C = 3), got C = {x.shape[-3]}; "
+                f"repeat a gray channel with x.expand(-1, 3, -1, -1)."
+            )
+
     def delta_from_kornia(self, params: Mapping[str, Tensor]) -> Tensor:
         """The δ rows ``(B, delta_dim)`` that reproduce a call of the augmentation.
+
+        kornia draws parameters for every row and marks in ``params["batch_prob"]`` the rows it
+        applied (``p < 1`` leaves some out); those rows get the identity δ, and a model without
+        one refuses such a call.
 
         Args:
             params: the dict kornia drew for a call, ``aug._params`` after ``aug(x)``.
         """
+        rows = self._rows(params)
+        applied = params.get("batch_prob")
+        if applied is None or bool((torch.as_tensor(applied) > 0.5).all()):
+            return rows
+        ident = self.identity_delta(rows.shape[0], dtype=rows.dtype)
+        if ident is None:
+            raise ValueError(
+                f"kornia left some rows unchanged (p < 1), and {type(self.augmentation).__name__} has no δ that "
+                f"leaves an image unchanged; replay a call made with p=1."
+            )
+        keep = (torch.as_tensor(applied) > 0.5).reshape(-1, 1)
+        return torch.where(keep, rows, ident)
+
+    def _rows(self, params: Mapping[str, Tensor]) -> Tensor:
+        """δ rows for kornia's drawn parameters, ignoring ``batch_prob``."""
         raise NotImplementedError
 
     def extra_repr(self) -> str:
@@ -123,7 +152,7 @@ class _PlainUniform(KorniaNuisance):
         self.set_delta_box([b[0] for b in bounds], [b[1] for b in bounds])
         self.identity_point = self.identity_values or None
 
-    def delta_from_kornia(self, params: Mapping[str, Tensor]) -> Tensor:
+    def _rows(self, params: Mapping[str, Tensor]) -> Tensor:
         return _as_rows([params[k] for k in self.keys])
 
 
@@ -184,6 +213,7 @@ class KorniaHue(_PlainUniform):
 
     keys = ("hue_factor",)
     identity_values = (0.0,)
+    rgb_only = True
 
     def decode(self, x: Tensor, delta: Tensor) -> Tensor:
         from kornia.enhance import adjust_hue
@@ -196,6 +226,7 @@ class KorniaSaturation(_PlainUniform):
 
     keys = ("saturation_factor",)
     identity_values = (1.0,)
+    rgb_only = True
 
     def decode(self, x: Tensor, delta: Tensor) -> Tensor:
         from kornia.enhance import adjust_saturation
@@ -245,6 +276,7 @@ class KorniaColorJiggle(KorniaNuisance):
         order = aug._fixed_order if aug._fixed_order is not None else (0, 1, 2, 3)
         # Static skip decision (never data-dependent): a factor fixed at its neutral value.
         self.order = tuple(i for i in order if bounds[i] != (_JIGGLE_NEUTRAL[i], _JIGGLE_NEUTRAL[i]))
+        self.rgb_only = 2 in self.order or 3 in self.order  # saturation and hue go through HSV
 
     def decode(self, x: Tensor, delta: Tensor) -> Tensor:
         from kornia.enhance import adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation
@@ -260,7 +292,7 @@ class KorniaColorJiggle(KorniaNuisance):
             y = steps[i](y, _col(delta, i))
         return y.clamp(0, 1)
 
-    def delta_from_kornia(self, params: Mapping[str, Tensor]) -> Tensor:
+    def _rows(self, params: Mapping[str, Tensor]) -> Tensor:
         return _as_rows([params[k] for k in _JIGGLE_KEYS])
 
 
@@ -275,16 +307,13 @@ class KorniaPlanckianJitter(KorniaNuisance):
     """
 
     delta_names = ("temperature_index",)
+    rgb_only = True
 
     def __init__(self, aug: Any) -> None:
         super().__init__(aug)
         self.delta_dim = 1
         self.register_buffer("table", aug.pl.detach().clone().to(torch.float64), persistent=False)
         self.set_delta_box([0.0], [float(self.table.shape[0] - 1)])
-
-    def check_input(self, x: Tensor) -> None:
-        if x.shape[-3] != 3:
-            raise ValueError(f"RandomPlanckianJitter needs RGB images (C = 3), got C = {x.shape[-3]}.")
 
     def decode(self, x: Tensor, delta: Tensor) -> Tensor:
         table = self.table.to(dtype=x.dtype)
@@ -301,7 +330,7 @@ class KorniaPlanckianJitter(KorniaNuisance):
         b = x[:, 2] * gains[:, 1, None, None]
         return torch.stack([r, x[:, 1], b], dim=1).clamp(0, 1)
 
-    def delta_from_kornia(self, params: Mapping[str, Tensor]) -> Tensor:
+    def _rows(self, params: Mapping[str, Tensor]) -> Tensor:
         return _as_rows([params["idx"]])
 
 
@@ -347,7 +376,7 @@ class KorniaGaussianNoise(KorniaNuisance):
         noise = self.mean + self.std * delta.view(x.shape)
         return (x + noise).clamp(0, 1)
 
-    def delta_from_kornia(self, params: Mapping[str, Tensor]) -> Tensor:
+    def _rows(self, params: Mapping[str, Tensor]) -> Tensor:
         z = (torch.as_tensor(params["gaussian_noise"]).to(torch.float64) - self.mean) / self.std
         b = int(params["forward_input_shape"][0]) if "forward_input_shape" in params else z.shape[0]
         return z.flatten(1).expand(b, -1).to(torch.float32)  # same_on_batch draws one image of noise
@@ -372,7 +401,7 @@ class KorniaGaussianBlur(KorniaNuisance):
         sigma = delta[:, :1].expand(-1, 2)
         return gaussian_blur2d(x, flags["kernel_size"], sigma, flags["border_type"].name.lower(), flags["separable"])
 
-    def delta_from_kornia(self, params: Mapping[str, Tensor]) -> Tensor:
+    def _rows(self, params: Mapping[str, Tensor]) -> Tensor:
         return _as_rows([params["sigma"]])
 
 
@@ -409,7 +438,7 @@ class KorniaMotionBlur(KorniaNuisance):
         border = self.augmentation.flags["border_type"].name.lower()
         return motion_blur(x, self.kernel_size, _col(delta, 0), _col(delta, 1), border, self.mode)
 
-    def delta_from_kornia(self, params: Mapping[str, Tensor]) -> Tensor:
+    def _rows(self, params: Mapping[str, Tensor]) -> Tensor:
         return _as_rows([params["angle_factor"], params["direction_factor"]])
 
 
@@ -479,7 +508,7 @@ class KorniaAffine(KorniaNuisance):
                            align_corners=flags["align_corners"], padding_mode=flags["padding_mode"].name.lower(),
                            fill_value=flags["fill_value"])
 
-    def delta_from_kornia(self, params: Mapping[str, Tensor]) -> Tensor:
+    def _rows(self, params: Mapping[str, Tensor]) -> Tensor:
         h, w = (int(s) for s in params["forward_input_shape"][-2:])
         cols = [params["angle"]]
         if self.has_translate:
@@ -541,7 +570,7 @@ class KorniaPerspective(KorniaNuisance):
         flags = self.augmentation.flags
         return warp_perspective(x, m, (h, w), mode=flags["resample"].name.lower(), align_corners=flags["align_corners"])
 
-    def delta_from_kornia(self, params: Mapping[str, Tensor]) -> Tensor:
+    def _rows(self, params: Mapping[str, Tensor]) -> Tensor:
         h, w = (int(s) for s in params["forward_input_shape"][-2:])
         start, factor = self._geometry(h, w, "cpu", torch.float64)
         offset = (params["end_points"].to(torch.float64) - params["start_points"].to(torch.float64))

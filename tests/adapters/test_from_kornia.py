@@ -129,6 +129,33 @@ def test_p_is_ignored_delta_is_the_applied_case():
     assert (G(x, torch.tensor([[30.0], [-30.0]])) - x).abs().max() > 0.05
 
 
+def test_replaying_a_call_with_p_below_one_gives_unapplied_rows_the_identity():
+    aug = K.RandomBrightness((0.6, 1.4), p=0.5)
+    G = nz.from_kornia(aug)
+    x = image(b=8)
+    torch.manual_seed(0)
+    y = aug(x)
+    applied = aug._params["batch_prob"] > 0.5
+    assert applied.any() and not applied.all()  # the seed gives both kinds of rows
+    d = G.delta_from_kornia(aug._params)
+    assert (d[~applied] == 1.0).all()
+    torch.testing.assert_close(G(x, d), y, **F32)
+    blur = K.RandomGaussianBlur(3, (0.5, 1.0), p=0.5)
+    torch.manual_seed(0)
+    blur(x)
+    with pytest.raises(ValueError, match="RandomGaussianBlur has no δ that leaves an image unchanged"):
+        nz.from_kornia(blur).delta_from_kornia(blur._params)
+
+
+def test_gray_images_where_kornia_accepts_them_and_a_clear_error_where_not():
+    gray = image(b=2)[:, :1]
+    G = nz.from_kornia(K.ColorJiggle(brightness=0.3, contrast=0.3))  # no HSV step: any channel count
+    assert G(gray).shape == gray.shape
+    for aug in (K.ColorJiggle(0.3, 0.3, 0.3, 0.1), K.RandomHue((-0.2, 0.2)), K.RandomPlanckianJitter()):
+        with pytest.raises(ValueError, match=rf"{type(aug).__name__} works on RGB images \(C = 3\), got C = 1"):
+            nz.from_kornia(aug)(gray)
+
+
 def test_motion_blur_nearest_is_flat_in_angle_and_flagged():
     G = nz.from_kornia(K.RandomMotionBlur(5, 35.0, 0.5, p=1.0))
     x = image(b=1, dtype=torch.float64)
@@ -237,3 +264,16 @@ def test_wrappers_train_over_a_kornia_model(wrapper):
     loss.backward()
     grads = [p.grad for p in f.parameters()]
     assert all(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_example_mda_with_kornia_runs():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "mda_with_kornia.py"
+    r = subprocess.run([sys.executable, str(script), "--steps", "2", "--n-train", "128"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "'0.angle', '0.translate_x', '0.translate_y', '0.scale', '1.sigma', '2.contrast_factor'" in r.stdout
+    assert "after 2 MDA-3 steps: clean" in r.stdout
