@@ -134,6 +134,12 @@ class KorniaNuisance(NuisanceModel):
         return f"{type(self.augmentation).__name__}, {super().extra_repr()}"
 
 
+def _warp_differentiable(aug: Any) -> bool:
+    """Whether a warp is differentiable in its parameters: nearest-neighbour resampling copies
+    pixels, so the output is piecewise constant in the warp (∂/∂δ = 0 almost everywhere)."""
+    return aug.flags["resample"].name.lower() != "nearest"
+
+
 # ---------------------------------------------------------------------------- photometric
 class _PlainUniform(KorniaNuisance):
     """Augmentations whose parameters are independent uniform factors (a ``PlainUniformGenerator``):
@@ -235,10 +241,15 @@ class KorniaSaturation(_PlainUniform):
 
 
 class KorniaRotation(_PlainUniform):
-    """``RandomRotation``: δ = ``(degrees,)``, counter-clockwise about the image centre."""
+    """``RandomRotation``: δ = ``(degrees,)``, counter-clockwise about the image centre.
+    Differentiable unless ``resample="nearest"`` (see :func:`_warp_differentiable`)."""
 
     keys = ("degrees",)
     identity_values = (0.0,)
+
+    def __init__(self, aug: Any) -> None:
+        super().__init__(aug)
+        self.differentiable = _warp_differentiable(aug)
 
     def decode(self, x: Tensor, delta: Tensor) -> Tensor:
         from kornia.geometry.transform import affine, get_rotation_matrix2d
@@ -478,6 +489,7 @@ class KorniaAffine(KorniaNuisance):
         self.delta_names = tuple(names)
         self.set_delta_box([b[0] for b in bounds], [b[1] for b in bounds])
         self.identity_point = tuple(ident[n] for n in names)
+        self.differentiable = _warp_differentiable(aug)
 
     def _columns(self, delta: Tensor) -> dict[str, Tensor]:
         return {n: delta[:, i] for i, n in enumerate(self.delta_names)}
@@ -504,9 +516,11 @@ class KorniaAffine(KorniaNuisance):
         deg = math.pi / 180.0
         m = get_affine_matrix2d(translations, center, scale, d["angle"], sx * deg, sy * deg)
         flags = self.augmentation.flags
+        fill = flags["fill_value"]
+        fill = None if fill is None else fill.to(device=x.device, dtype=x.dtype)  # kornia keeps it on the CPU
         return warp_affine(x, m[:, :2, :], (h, w), flags["resample"].name.lower(),
                            align_corners=flags["align_corners"], padding_mode=flags["padding_mode"].name.lower(),
-                           fill_value=flags["fill_value"])
+                           fill_value=fill)
 
     def _rows(self, params: Mapping[str, Tensor]) -> Tensor:
         h, w = (int(s) for s in params["forward_input_shape"][-2:])
@@ -545,6 +559,7 @@ class KorniaPerspective(KorniaNuisance):
         self.delta_names = tuple(f"{c}_{a}" for c in _CORNERS for a in "xy")
         self.set_delta_box([0.0] * 8, [1.0] * 8)
         self.identity_point = (0.0 if self.method == "basic" else 0.5,) * 8
+        self.differentiable = _warp_differentiable(aug)
 
     def _geometry(self, h: int, w: int, device, dtype) -> tuple[Tensor, Tensor]:
         """Start corners ``(1, 4, 2)`` and the per-axis offset factor ``(1, 1, 2)`` for an image size."""

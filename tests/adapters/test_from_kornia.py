@@ -33,6 +33,9 @@ CASES = {
     "RandomAffine-4scale": (lambda p=1.0: K.RandomAffine(15.0, None, (0.8, 1.2, 0.7, 1.1), (-5, 5, -3, 3), p=p),
                             ("angle", "scale_x", "scale_y", "shear_x", "shear_y"),
                             [(-15, 15), (0.8, 1.2), (0.7, 1.1), (-5, 5), (-3, 3)]),
+    "RandomAffine-fill": (lambda p=1.0: K.RandomAffine(25.0, scale=(0.7, 0.9), padding_mode="fill",
+                                                       fill_value=torch.tensor([0.2, 0.5, 0.8]), p=p),
+                          ("angle", "scale"), [(-25, 25), (0.7, 0.9)]),
     "RandomRotation": (lambda p=1.0: K.RandomRotation(40.0, p=p), ("degrees",), [(-40, 40)]),
     "RandomPerspective": (lambda p=1.0: K.RandomPerspective(0.5, p=p),
                           tuple(f"{c}_{a}" for c in ("top_left", "top_right", "bottom_right", "bottom_left")
@@ -154,6 +157,19 @@ def test_gray_images_where_kornia_accepts_them_and_a_clear_error_where_not():
     for aug in (K.ColorJiggle(0.3, 0.3, 0.3, 0.1), K.RandomHue((-0.2, 0.2)), K.RandomPlanckianJitter()):
         with pytest.raises(ValueError, match=rf"{type(aug).__name__} works on RGB images \(C = 3\), got C = 1"):
             nz.from_kornia(aug)(gray)
+
+
+@pytest.mark.parametrize("aug", [lambda: K.RandomAffine(20.0, resample="nearest", p=1.0),
+                                 lambda: K.RandomRotation(20.0, resample="nearest", p=1.0),
+                                 lambda: K.RandomPerspective(0.5, resample="nearest", p=1.0)])
+def test_nearest_resampling_warps_match_kornia_but_are_not_differentiable(aug):
+    a = aug()
+    G = nz.from_kornia(a)
+    assert not G.differentiable  # copying pixels is piecewise constant in the warp
+    x = image(b=2)
+    torch.manual_seed(0)
+    y = a(x)
+    torch.testing.assert_close(G(x, G.delta_from_kornia(a._params)), y)
 
 
 def test_motion_blur_nearest_is_flat_in_angle_and_flagged():
