@@ -57,7 +57,8 @@ class RandomNuisance(Transform):
     ``persistent_workers=True``, and then repeat their draws.
 
     Args:
-        G: the nuisance model (any kind: known, learned, composed, ``from_kornia``).
+        G: the nuisance model (any kind: known, learned, composed, ``from_kornia``); it is put
+            in eval mode, as augmentation in a data pipeline wants.
         seed: optional seed of a private generator (see above).
 
     Example:

@@ -105,6 +105,8 @@ class TestPerAugmentation:
         xu = (x * 255).round().to(torch.uint8)
         yu = G(xu, d)
         assert yu.dtype == torch.uint8 and yu.shape == xu.shape
+        yh = G(x.half(), d)  # half precision is computed in float32 by the base class
+        assert yh.dtype == torch.float16 and 0 <= yh.min() and yh.max() <= 1
         imgs, dd = G.forward_multi(x, k=2, generator=torch.Generator().manual_seed(1))
         assert imgs.shape == (2, *x.shape)
         torch.testing.assert_close(imgs[1], G(x, dd[1]))
