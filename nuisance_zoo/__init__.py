@@ -25,6 +25,7 @@ from . import hub  # noqa: E402
 from .hub import ChecksumMismatchError, HubError
 from .data import ImageDataset, curate, load_dataset, sample_mnist
 from .learned import MunitGenerator, StructuredGenerator, fit
+from .adapters import RandomNuisance, from_kornia
 
 __all__ = [
     "NuisanceModel", "Compose", "load", "list_models", "info", "register_model",
@@ -33,5 +34,6 @@ __all__ = [
     "load_classifier", "fit", "MunitGenerator", "StructuredGenerator",
     "hub", "HubError", "ChecksumMismatchError",
     "ImageDataset", "load_dataset", "curate", "sample_mnist",
+    "from_kornia", "RandomNuisance",
     "__version__",
 ]
