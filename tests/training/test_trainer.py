@@ -10,7 +10,7 @@ from torch import nn
 
 from nuisance_zoo.base import NuisanceModel
 from nuisance_zoo.eval.robustness import evaluate
-from nuisance_zoo.training.checkpoint import load_checkpoint, save_checkpoint
+from nuisance_zoo.checkpoint import load_checkpoint, save_checkpoint
 from nuisance_zoo.training.classifiers import create_classifier, load_classifier, paper_cnn
 from nuisance_zoo.training.inputs import as_tensors, epoch_order, to_model_input
 from nuisance_zoo.training.trainer import train
