@@ -7,6 +7,10 @@ folder and :func:`build_from_folder` turns the folder's ``config.json`` into a m
 the architecture table (``register_architecture``).
 
 Names also accept the prefixes ``hf-hub:ORG/REPO[@REVISION]`` and ``local-dir:PATH``.
+
+The tables and the decorators live in :mod:`nuisance_zoo.catalogue`, at the base of the
+package, so that models register themselves without importing this layer; this module imports
+the model packages (which fills the tables) and re-exports the decorators.
 """
 from __future__ import annotations
 
@@ -22,10 +26,10 @@ from .catalogue import (
     ModelEntry,
     PretrainedEntry,
     UnknownModelError,
+    architectures,
     create,
     entries,
     get_architecture,
-    architectures,
     get_entry,
     pretrained_entries,
     register_architecture,
