@@ -6,7 +6,7 @@ Example:
     >>> G(torch.rand(2, 3, 32, 32)).shape
     torch.Size([2, 3, 32, 32])
 """
-__version__ = "0.1.0"
+from .version import __version__
 
 from .base import Compose, NuisanceModel
 from .registry import (
@@ -23,9 +23,14 @@ from .training import MATWrapper, MDAWrapper, ModelBasedWrapper, MRTWrapper, PGD
 from .eval import evaluate
 from . import hub  # noqa: E402
 from .hub import ChecksumMismatchError, HubError
-from .data import ImageDataset, curate, load_dataset, sample_mnist
+from .data import ImageDataset, curate, load_dataset, sample_mnist, set_challenge_synthesizer
 from .learned import MunitGenerator, StructuredGenerator, fit
 from .adapters import RandomNuisance, from_kornia
+from .known import synthesize_challenge
+
+# The package is the one place that knows both data/ and the models: it wires data specs'
+# ``challenge=NAME&level=L`` to the known models (data/ itself imports no model code).
+set_challenge_synthesizer(synthesize_challenge)
 
 __all__ = [
     "NuisanceModel", "Compose", "load", "list_models", "info", "register_model",

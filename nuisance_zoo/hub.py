@@ -4,7 +4,7 @@ This module knows *files*, not models (DESIGN §3). It turns
 
 * ``"hf-hub:ORG/REPO[@REVISION]"`` (:func:`resolve_folder`),
 * ``"local-dir:PATH"`` (:func:`resolve_folder`), and
-* a zoo entry, :class:`~nuisance_zoo.registry.PretrainedEntry` (:func:`resolve_entry`)
+* a zoo entry, :class:`~nuisance_zoo.catalogue.PretrainedEntry` (:func:`resolve_entry`)
 
 into a local folder holding ``config.json`` and ``model.safetensors`` (and ``README.md``) whose
 weights hash to the expected sha256. Building a model from the folder is the registry's job
@@ -35,47 +35,44 @@ Example:
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Protocol
+
+from .model_folder import (
+    CARD_FILES,
+    CARD_NAME,
+    CONFIG_NAME,
+    GRID_NAME,
+    LIBRARY_NAME,
+    METRICS_NAME,
+    WEIGHTS_NAME,
+    ChecksumMismatchError,
+    HubError,
+    is_sha256,
+    load_config,
+    sha256_file,
+    verify_folder,
+)
+from .version import __version__
 
 __all__ = [
-    "CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME", "GRID_NAME", "CARD_FILES",
+    "CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME", "GRID_NAME", "METRICS_NAME", "CARD_FILES", "LIBRARY_NAME",
     "HubError", "ChecksumMismatchError", "BundledCopyWarning",
     "resolve_folder", "resolve_entry", "download", "verify_folder", "load_config", "sha256_file",
-    "parse_hub_name", "hub_cards_root", "bundled_dir", "card_folder", "validate_card", "publish",
+    "parse_hub_name", "hub_cards_root", "bundled_dir", "card_folder", "validate_card", "publish", "RepoSpec",
 ]
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-CARD_NAME = "README.md"
-GRID_NAME = "grid.png"
-#: Every file a model folder may hold (what is uploaded); the first three are required.
-#: The measured numbers behind a zoo card, machine-readable (a test re-checks the card against them).
-METRICS_NAME = "metrics.json"
-CARD_FILES = (CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, GRID_NAME, METRICS_NAME, ".gitattributes")
 #: Front-matter keys every model card must have.
 CARD_KEYS = ("library_name", "license", "tags", "datasets", "pipeline_tag")
-LIBRARY_NAME = "nuisance-zoo"
-
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 
 # Names whose bundled-copy fallback was already announced in this process.
 _ANNOUNCED: set[str] = set()
-
-
-class HubError(RuntimeError):
-    """A hub or local name could not be turned into a usable, verified model folder."""
-
-
-class ChecksumMismatchError(HubError):
-    """``model.safetensors`` does not hash to the expected sha256 (corrupt or tampered file)."""
 
 
 class BundledCopyWarning(UserWarning):
@@ -84,9 +81,6 @@ class BundledCopyWarning(UserWarning):
 
 # ---------------------------------------------------------------------------------- settings
 def _version() -> str:
-    # Imported at call time: the package's __init__ may import this module before __version__.
-    from . import __version__
-
     return __version__
 
 
@@ -130,71 +124,6 @@ def bundled_dir(name: str) -> Path | None:
     return folder if (folder / CONFIG_NAME).is_file() else None
 
 
-# ---------------------------------------------------------------------------------- integrity
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def load_config(folder: str | Path) -> dict:
-    """Parse ``folder/config.json`` or raise a clear error."""
-    path = Path(folder) / CONFIG_NAME
-    if not path.is_file():
-        raise HubError(f"{Path(folder)} has no {CONFIG_NAME}; is it a nuisance-zoo model folder "
-                       f"(written by save_pretrained)?")
-    try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise HubError(f"{path} is not valid JSON ({e}); re-download or re-save the model.") from e
-    if not isinstance(cfg, dict):
-        raise HubError(f"{path} must hold a JSON object, got {type(cfg).__name__}.")
-    return cfg
-
-
-def _mismatch(path: Path, expected: str, actual: str, against: str, fix: str) -> ChecksumMismatchError:
-    return ChecksumMismatchError(
-        f"{path}: sha256 mismatch for {WEIGHTS_NAME}: expected {expected} ({against}), got {actual}. "
-        f"The file is corrupt or was modified; it was NOT loaded. Fix: {fix}"
-    )
-
-
-def verify_folder(folder: str | Path, expected_sha256: str | None = None, *, fix: str | None = None) -> Path:
-    """Check that ``folder/model.safetensors`` hashes to ``config.json``'s ``"sha256"``.
-
-    Args:
-        folder: a model folder (``config.json`` + ``model.safetensors``).
-        expected_sha256: a second expected hash (the registry entry's), checked too.
-        fix: what the error should tell the user to do on a mismatch.
-
-    Returns:
-        ``folder`` as a :class:`~pathlib.Path`.
-
-    Raises:
-        HubError: a file is missing or ``config.json`` has no valid ``"sha256"``.
-        ChecksumMismatchError: a hash differs.
-    """
-    folder = Path(folder)
-    fix = fix or "re-save the folder with save_pretrained or copy the original files again."
-    cfg = load_config(folder)
-    weights = folder / WEIGHTS_NAME
-    if not weights.is_file():
-        raise HubError(f"{folder} has no {WEIGHTS_NAME}. Fix: {fix}")
-    declared = cfg.get("sha256")
-    if not isinstance(declared, str) or not _SHA256_RE.match(declared):
-        raise HubError(f"{folder / CONFIG_NAME} has no valid \"sha256\" of {WEIGHTS_NAME} (got {declared!r}); "
-                       f"weights cannot be verified. Re-save the model with save_pretrained.")
-    actual = sha256_file(weights)
-    if expected_sha256 and actual != expected_sha256.lower():
-        raise _mismatch(weights, expected_sha256.lower(), actual, "the zoo registry entry", fix)
-    if actual != declared:
-        raise _mismatch(weights, declared, actual, f"the \"sha256\" in {CONFIG_NAME}", fix)
-    return folder
-
-
 # ---------------------------------------------------------------------------------- names
 def parse_hub_name(spec: str) -> tuple[str, str | None]:
     """Split ``"[hf-hub:]ORG/REPO[@REVISION]"`` into ``(repo_id, revision or None)``.
@@ -214,11 +143,26 @@ def parse_hub_name(spec: str) -> tuple[str, str | None]:
     return repo_id, (revision or None)
 
 
-def resolve_folder(name: str) -> Path:
+class RepoSpec(Protocol):
+    """What the hub needs to know of a zoo entry (e.g. :class:`nuisance_zoo.catalogue.PretrainedEntry`).
+
+    The hub is handed these by the registry; it never looks names up itself.
+    """
+
+    name: str
+    hub_id: str
+    revision: str
+    sha256: str
+
+
+def resolve_folder(name: str, entries: Iterable[RepoSpec] = ()) -> Path:
     """Turn ``"hf-hub:ORG/REPO[@REV]"`` or ``"local-dir:PATH"`` into a verified local folder.
 
     Args:
         name: the prefixed name, as passed to :func:`nuisance_zoo.load`.
+        entries: zoo entries; when an ``hf-hub:`` name is one of theirs (same repo and revision)
+            and the Hub cannot be reached, their bundled copy is used. ``nuisance_zoo.load``
+            passes the registered ones.
 
     Returns:
         A folder holding ``config.json`` and ``model.safetensors`` with matching sha256.
@@ -238,11 +182,11 @@ def resolve_folder(name: str) -> Path:
         return verify_folder(folder, fix=f"re-save {folder} with save_pretrained or copy the original files again.")
     if name.startswith("hf-hub:"):
         repo_id, revision = parse_hub_name(name)
-        return download(repo_id, revision, name=name, bundled=_bundled_for_repo(repo_id, revision))
+        return download(repo_id, revision, name=name, bundled=_bundled_for_repo(repo_id, revision, entries))
     raise ValueError(f"{name!r} is not a hub name; use 'hf-hub:ORG/REPO[@REVISION]' or 'local-dir:PATH'.")
 
 
-def resolve_entry(entry: Any) -> Path:
+def resolve_entry(entry: RepoSpec) -> Path:
     """Turn a zoo entry (``PretrainedEntry``) into a verified local folder.
 
     The download is checked against both ``entry.sha256`` and ``config.json``'s hash. If the
@@ -254,16 +198,13 @@ def resolve_entry(entry: Any) -> Path:
                     expected_sha256=entry.sha256 or None, bundled=(entry.name, bundled) if bundled else None)
 
 
-def _bundled_for_repo(repo_id: str, revision: str | None) -> tuple[str, Path] | None:
-    """The bundled copy of the zoo entry published at ``repo_id`` (same revision), if any."""
-    from . import registry
-
-    for zoo_name in registry.list_models(kind=None):
-        entry = registry._entry(zoo_name)
-        if getattr(entry, "hub_id", None) == repo_id and revision in (None, entry.revision):
-            folder = bundled_dir(zoo_name)
+def _bundled_for_repo(repo_id: str, revision: str | None, entries: Iterable[RepoSpec]) -> tuple[str, Path] | None:
+    """The bundled copy of the entry published at ``repo_id`` (same revision), if any."""
+    for entry in entries:
+        if entry.hub_id == repo_id and revision in (None, entry.revision):
+            folder = bundled_dir(entry.name)
             if folder is not None:
-                return zoo_name, folder
+                return entry.name, folder
     return None
 
 
@@ -509,7 +450,7 @@ def validate_card(folder: str | Path) -> list[str]:
                 problems.append(f"{CONFIG_NAME}: lacks 'architecture' (the class name registered with "
                                 f"register_architecture)")
             declared = cfg.get("sha256")
-            if not isinstance(declared, str) or not _SHA256_RE.match(declared):
+            if not isinstance(declared, str) or not is_sha256(declared):
                 problems.append(f"{CONFIG_NAME}: lacks a valid 'sha256' of {WEIGHTS_NAME} (got {declared!r})")
                 declared = None
     weights = folder / WEIGHTS_NAME

@@ -7,123 +7,43 @@ folder and :func:`build_from_folder` turns the folder's ``config.json`` into a m
 the architecture table (``register_architecture``).
 
 Names also accept the prefixes ``hf-hub:ORG/REPO[@REVISION]`` and ``local-dir:PATH``.
+
+The tables and the decorators live in :mod:`nuisance_zoo.catalogue`, at the base of the
+package, so that models register themselves without importing this layer; this module imports
+the model packages (which fills the tables) and re-exports the decorators.
 """
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+# Importing the model packages and the zoo table fills the catalogue; they sit below this layer.
+from . import hub, known, learned, zoo  # noqa: F401
 from .base import NuisanceModel
+from .catalogue import (
+    ModelEntry,
+    PretrainedEntry,
+    UnknownModelError,
+    architectures,
+    create,
+    entries,
+    get_architecture,
+    get_entry,
+    pretrained_entries,
+    register_architecture,
+    register_model,
+    register_pretrained,
+    unregister,
+    unregister_architecture,
+)
 
 __all__ = [
     "register_model", "register_pretrained", "register_architecture", "list_models", "load",
-    "info", "ModelEntry", "PretrainedEntry", "build_from_folder", "UnknownModelError",
+    "info", "ModelEntry", "PretrainedEntry", "build_from_folder", "UnknownModelError", "get_entry",
+    "unregister", "unregister_architecture",
 ]
-
-
-class UnknownModelError(KeyError):
-    """An unknown model name; the message lists close matches."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; show it plainly.
-        return str(self.args[0])
-
-
-@dataclass
-class ModelEntry:
-    """A registered known (analytic) model."""
-
-    name: str
-    factory: Callable[..., NuisanceModel]
-    kind: str = "known"
-    source: str = "nuisance-zoo (analytic)"
-    license: str = "Apache-2.0"
-    paper: str = "Robey, Hassani, Pappas. Model-Based Robust Deep Learning. 2020"
-    description: str = ""
-
-
-@dataclass
-class PretrainedEntry:
-    """A zoo model whose weights live on the Hub (bundled copy in ``hub_cards/<name>/``)."""
-
-    name: str
-    hub_id: str
-    revision: str
-    sha256: str
-    kind: str = "learned"
-    source: str = ""
-    license: str = "Apache-2.0"
-    paper: str = "Robey, Hassani, Pappas. Model-Based Robust Deep Learning. 2020"
-    description: str = ""
-    input_size: tuple = (3, 32, 32)
-    extra: dict = field(default_factory=dict)
-
-
-_MODELS: dict[str, ModelEntry | PretrainedEntry] = {}
-_ARCHITECTURES: dict[str, Callable[..., NuisanceModel]] = {}
-
-
-def register_model(name: str, *, source: str | None = None, license: str | None = None,
-                   paper: str | None = None, kind: str = "known"):
-    """Class or factory decorator that registers a model under ``name``.
-
-    The decorated object is called with ``load``'s keyword arguments. The first line of its
-    docstring becomes the entry's description.
-
-    Example:
-        >>> import nuisance_zoo as nz
-        >>> @nz.register_model("my-invert")
-        ... class Invert(nz.NuisanceModel):
-        ...     '''Blend toward the negative image.'''
-        ...     delta_dim = 1
-        ...     def __init__(self):
-        ...         super().__init__(); self.set_delta_box([0.0], [1.0])
-        ...     def decode(self, x, delta):
-        ...         t = delta.view(-1, 1, 1, 1)
-        ...         return (1 - t) * x + t * (1 - x)
-        >>> "my-invert" in nz.list_models("my-*")
-        True
-    """
-
-    def deco(obj):
-        if name in _MODELS:
-            raise ValueError(f"a model named {name!r} is already registered")
-        doc = (getattr(obj, "__doc__", "") or "").strip().splitlines()
-        entry = ModelEntry(name=name, factory=obj, kind=kind, description=doc[0] if doc else "")
-        if source is not None:
-            entry.source = source
-        if license is not None:
-            entry.license = license
-        if paper is not None:
-            entry.paper = paper
-        _MODELS[name] = entry
-        return obj
-
-    return deco
-
-
-def register_pretrained(entry: PretrainedEntry) -> PretrainedEntry:
-    """Register a pretrained (hub) zoo entry."""
-    if entry.name in _MODELS:
-        raise ValueError(f"a model named {entry.name!r} is already registered")
-    _MODELS[entry.name] = entry
-    return entry
-
-
-def register_architecture(name: str):
-    """Register a class that ``config.json``'s ``"architecture"`` field can name.
-
-    The class must provide ``from_pretrained(folder: Path) -> NuisanceModel``.
-    """
-
-    def deco(cls):
-        _ARCHITECTURES[name] = cls
-        return cls
-
-    return deco
 
 
 def list_models(pattern: str = "*", kind: str | None = None) -> list[str]:
@@ -133,21 +53,8 @@ def list_models(pattern: str = "*", kind: str | None = None) -> list[str]:
         pattern: shell-style wildcard.
         kind: ``"known"`` or ``"learned"`` to filter; None for all.
     """
-    _ensure_loaded()
-    return sorted(n for n, e in _MODELS.items()
+    return sorted(n for n, e in entries().items()
                   if fnmatch.fnmatchcase(n, pattern) and (kind is None or e.kind == kind))
-
-
-def _entry(name: str) -> ModelEntry | PretrainedEntry:
-    _ensure_loaded()
-    if name in _MODELS:
-        return _MODELS[name]
-    close = difflib.get_close_matches(name, list(_MODELS), n=5, cutoff=0.5)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise UnknownModelError(
-        f"unknown nuisance model {name!r}.{hint} See nuisance_zoo.list_models() for all "
-        f"{len(_MODELS)} names, or use 'hf-hub:ORG/REPO' / 'local-dir:PATH'."
-    )
 
 
 def load(name: str, **kwargs: Any) -> NuisanceModel:
@@ -170,21 +77,14 @@ def load(name: str, **kwargs: Any) -> NuisanceModel:
     if not isinstance(name, str):
         raise TypeError(f"model name must be a str, got {type(name).__name__}")
     if name.startswith(("hf-hub:", "local-dir:")):
-        from . import hub
-
-        folder = hub.resolve_folder(name)
+        # The zoo entries tell the hub which repos have a bundled copy to fall back on.
+        folder = hub.resolve_folder(name, entries=pretrained_entries())
         return build_from_folder(folder, **kwargs).eval()
-    entry = _entry(name)
+    entry = get_entry(name)
     if isinstance(entry, PretrainedEntry):
-        from . import hub
-
         folder = hub.resolve_entry(entry)
         return build_from_folder(folder, **kwargs).eval()
-    try:
-        model = entry.factory(**kwargs)
-    except TypeError as e:
-        raise TypeError(f"load({name!r}, ...): {e}. See help(nuisance_zoo.known) or info({name!r}).") from e
-    return model.eval()
+    return create(name, **kwargs)
 
 
 def build_from_folder(folder: str | Path, **kwargs: Any) -> NuisanceModel:
@@ -195,13 +95,13 @@ def build_from_folder(folder: str | Path, **kwargs: Any) -> NuisanceModel:
         raise FileNotFoundError(f"{folder} has no config.json; is it a nuisance-zoo model folder?")
     cfg = json.loads(cfg_path.read_text())
     arch = cfg.get("architecture")
-    _ensure_loaded()
-    if arch not in _ARCHITECTURES:
+    cls = get_architecture(arch)
+    if cls is None:
         raise ValueError(
             f"{cfg_path}: unknown architecture {arch!r}; this nuisance-zoo knows "
-            f"{sorted(_ARCHITECTURES)}. Upgrade nuisance-zoo or check the file."
+            f"{architectures()}. Upgrade nuisance-zoo or check the file."
         )
-    return _ARCHITECTURES[arch].from_pretrained(folder, **kwargs)
+    return cls.from_pretrained(folder, **kwargs)
 
 
 def info(name: str) -> dict:
@@ -222,7 +122,7 @@ def info(name: str) -> dict:
         entry = ModelEntry(name=name, factory=type(model), kind=model.kind, source=name, license="see its model card",
                            description=((type(model).__doc__ or "").strip().splitlines() or [""])[0])
     else:
-        entry = _entry(name)
+        entry = get_entry(name)
         model = load(name)
     space = model.delta_space()
     out = {
@@ -241,18 +141,3 @@ def info(name: str) -> dict:
     if isinstance(entry, PretrainedEntry):
         out.update(hub_id=entry.hub_id, revision=entry.revision, sha256=entry.sha256)
     return out
-
-
-_LOADED = False
-
-
-def _ensure_loaded() -> None:
-    """Import the modules that register models (lazily, to keep ``base`` import-free)."""
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    import importlib
-
-    for mod in ("nuisance_zoo.known", "nuisance_zoo.learned", "nuisance_zoo.zoo"):
-        importlib.import_module(mod)

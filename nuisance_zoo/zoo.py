@@ -5,7 +5,7 @@ exactly what is uploaded to ``nuisance-zoo/<name>`` on the Hub; :mod:`nuisance_z
 and verifies it, falling back to the bundled copy when the Hub cannot be reached. The measured
 numbers are on each card and in ``docs/zoo.md``; ``benchmarks/zoo/`` regenerates them.
 """
-from .registry import PretrainedEntry, register_pretrained
+from .catalogue import PretrainedEntry, register_pretrained
 
 _PAPER = "Robey, Hassani, Pappas. Model-Based Robust Deep Learning. 2020"
 _SOURCE = "nuisance-zoo: MUNIT-style generator trained with benchmarks/zoo/fit_zoo.py"

@@ -14,7 +14,7 @@ COMMANDS = ("list_cmd", "info_cmd", "grid_cmd", "demo_cmd", "train_cmd", "evalua
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from ..version import __version__
 
     parser = argparse.ArgumentParser(
         prog="nuisance-zoo",

@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..training.demo import run_demo
+    from ..demo import run_demo
 
     run_demo(args.out, data=args.data, epochs=args.epochs, seed=args.seed, n_train=args.n_train,
              n_test=args.n_test, device=args.device, progress=not args.no_progress)

@@ -10,7 +10,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..registry import _entry, list_models
+    from ..registry import get_entry, list_models
 
     names = list_models(args.pattern, kind=args.kind)
     if not names:
@@ -18,6 +18,6 @@ def run(args) -> int:
         return 1
     width = max(len(n) for n in names)
     for n in names:
-        e = _entry(n)
+        e = get_entry(n)
         print(f"{n:<{width}}  {e.kind:<7}  {e.description}")
     return 0

@@ -1,8 +1,9 @@
 """Data sets and domain curation (paper Section 6 and Appendix D).
 
-Everything here is about images and labels; nothing imports a model, except that a spec
-asking for a synthetic challenge (``?challenge=snow&level=3``) calls
-:func:`nuisance_zoo.known.synthesize_challenge` lazily.
+Everything here is about images and labels; nothing imports a model. A spec asking for a
+synthetic challenge (``?challenge=snow&level=3``) calls the installed synthesizer
+(:func:`set_challenge_synthesizer`), which ``import nuisance_zoo`` sets to
+:func:`nuisance_zoo.known.synthesize_challenge`.
 
 - :class:`ImageDataset`: uint8 images (N, C, H, W) + int64 labels, a torch ``Dataset``.
 - :func:`load_dataset`: one spec string → a data set and a domain of it, e.g.
@@ -35,7 +36,7 @@ from .folder import load_image_folder
 from .npz import load_npz
 from .paths import DATA_ENV, resolve_root
 from .sample import MNIST_SAMPLE_PATH, sample_mnist
-from .spec import OPTION_KEYS, SPEC_FORMS, DatasetSpec, load_dataset, parse_spec, synthesize
+from .spec import OPTION_KEYS, SPEC_FORMS, DatasetSpec, load_dataset, parse_spec, set_challenge_synthesizer, synthesize
 from .transforms import resize, to_channels
 from .tv import TORCHVISION_SETS, load_torchvision
 
@@ -46,5 +47,5 @@ __all__ = [
     "GTSRB_CLASSES_BY_SIZE", "colorize", "colorize_images", "background_mask", "COLOURS",
     "load_npz", "load_image_folder", "load_cure_tsr", "parse_cure_tsr_name", "CURE_TSR_CHALLENGES",
     "CURE_TSR_SIGNS", "load_torchvision", "TORCHVISION_SETS", "sample_mnist", "MNIST_SAMPLE_PATH",
-    "resize", "to_channels", "synthesize", "resolve_root", "DATA_ENV",
+    "resize", "to_channels", "synthesize", "set_challenge_synthesizer", "resolve_root", "DATA_ENV",
 ]

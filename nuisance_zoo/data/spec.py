@@ -75,7 +75,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -91,7 +91,29 @@ from .sample import sample_mnist
 from .transforms import parse_size, resize, to_channels
 from .tv import load_torchvision
 
-__all__ = ["DatasetSpec", "parse_spec", "load_dataset", "SPEC_FORMS", "OPTION_KEYS", "synthesize"]
+__all__ = ["DatasetSpec", "parse_spec", "load_dataset", "SPEC_FORMS", "OPTION_KEYS", "synthesize",
+           "set_challenge_synthesizer", "Synthesizer"]
+
+#: ``(images, challenge, level, generator=None) -> images``: renders a challenge on a batch.
+Synthesizer = Callable[..., torch.Tensor]
+
+# The data layer knows no models, so the function that renders a challenge is installed from
+# above: importing nuisance_zoo installs nuisance_zoo.known.synthesize_challenge.
+_synthesizer: Synthesizer | None = None
+
+
+def set_challenge_synthesizer(fn: Synthesizer | None) -> Synthesizer | None:
+    """Install the function that renders synthetic challenges for specs; return the previous one.
+
+    ``import nuisance_zoo`` installs :func:`nuisance_zoo.known.synthesize_challenge`; tests and
+    plugins may install another (and restore the returned one afterwards).
+
+    Args:
+        fn: called as ``fn(x_uint8, challenge, level, generator=generator)``; None uninstalls.
+    """
+    global _synthesizer
+    previous, _synthesizer = _synthesizer, fn
+    return previous
 
 #: One line per source form, for error messages and the CLI's help.
 SPEC_FORMS = ("gtsrb[:train|test]", "mnist[:train|test]", "NAME[:SPLIT] (a folder of .npz files under the data root)",
@@ -305,12 +327,15 @@ def synthesize(ds: ImageDataset, challenge: str, level: int, generator: torch.Ge
                chunk: int = 512) -> ImageDataset:
     """Apply a synthetic CURE-TSR-style ``challenge`` at ``level`` (0..5) to every image.
 
-    Uses :func:`nuisance_zoo.known.synthesize_challenge` (the data layer's one call into the
-    models, imported here so that ``nuisance_zoo.data`` imports no model code). Images stay
-    uint8; ``meta["level"]`` records the level.
+    Uses the installed synthesizer (:func:`set_challenge_synthesizer`; by default
+    :func:`nuisance_zoo.known.synthesize_challenge`), so that ``nuisance_zoo.data`` imports no
+    model code. Images stay uint8; ``meta["level"]`` records the level.
     """
-    from ..known import synthesize_challenge  # lazy: data/ knows nothing of models otherwise
-
+    synthesize_challenge = _synthesizer
+    if synthesize_challenge is None:
+        raise RuntimeError("no challenge synthesizer is installed: import nuisance_zoo (it installs "
+                           "nuisance_zoo.known.synthesize_challenge) or call "
+                           "nuisance_zoo.data.set_challenge_synthesizer(fn).")
     if not 0 <= level <= 5:
         raise ValueError(f"challenge level must be 0..5, got {level}.")
     # the known models name challenges in lower case with hyphens ("dirty-lens")

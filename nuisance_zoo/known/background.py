@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ..base import NuisanceModel
-from ..registry import register_model
+from ..catalogue import register_model
 from ._colour_ops import box, check_colour_channels, colour_luminance, luminance
 
 __all__ = ["BackgroundColor", "BackgroundTexture", "ForegroundColor"]

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from ..base import NuisanceModel
-from ..registry import register_model
+from ..catalogue import register_model
 from . import background  # noqa: F401  (registers background-color/-texture, foreground-color)
 from ._colour_ops import LUMA, box, check_colour_channels, colour_luminance, luminance, per_image
 from .levels import ChallengeSpec

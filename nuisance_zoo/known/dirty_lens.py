@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from ..base import NuisanceModel
-from ..registry import register_model
+from ..catalogue import register_model
 from ._weather_ops import blur_fixed, fixed_uniform, torus_gauss_1d
 
 __all__ = ["DirtyLens"]

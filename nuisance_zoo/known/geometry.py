@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..base import NuisanceModel
-from ..registry import register_model
+from ..catalogue import register_model
 from .levels import ChallengeSpec
 
 __all__ = ["Rotation", "Affine", "GaussianBlur", "affine_theta", "CHALLENGES"]

@@ -23,6 +23,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from ..catalogue import create
+
 __all__ = ["ChallengeSpec", "CURE_TSR_LEVELS", "challenge_model", "challenge_delta",
            "synthesize_challenge", "LEVELS"]
 
@@ -76,10 +78,8 @@ def _spec(challenge: str) -> ChallengeSpec:
 
 def challenge_model(challenge: str):
     """The known model that synthesises ``challenge`` (in eval mode)."""
-    from ..registry import load
-
     spec = _spec(challenge)
-    return load(spec.model, **spec.kwargs)
+    return create(spec.model, **spec.kwargs)
 
 
 def challenge_delta(challenge: str, level: int, n: int, generator: torch.Generator | None = None,

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ..base import NuisanceModel
-from ..registry import register_model
+from ..catalogue import register_model
 from .levels import ChallengeSpec
 
 __all__ = ["AdditiveLinf", "AdditiveL2", "CameraNoise", "CHALLENGES"]

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from ..base import NuisanceModel
-from ..registry import register_model
+from ..catalogue import register_model
 
 __all__ = ["Erasing", "SoftErasing", "CHALLENGES"]
 

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ..base import NuisanceModel
-from ..registry import register_model
+from ..catalogue import register_model
 from ._weather_ops import blur_per_sample, fixed_uniform, soft_ramp, splat_bilinear
 
 __all__ = ["Snow", "Rain"]

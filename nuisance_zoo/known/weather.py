@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..base import NuisanceModel
-from ..registry import register_model
+from ..catalogue import register_model
 from .dirty_lens import DirtyLens
 from .levels import ChallengeSpec
 from .precipitation import Rain, Snow

@@ -13,9 +13,8 @@ two codes must give images at least ``div_target`` apart per unit of code distan
 that the term is zero and leaves the GAN alone. The generator loss is
 ``gan_w · L_GAN + div_w · L_div``.
 
-Checkpoints follow :mod:`nuisance_zoo.learned.fit`: one safetensors file (weights, Adam moments,
-random-generator and sampler states; the JSON run state in its metadata, copied to
-``checkpoint.json``), written to a temporary name and renamed; resuming is bit-exact.
+Checkpoints use the package's one format (:mod:`nuisance_zoo.checkpoint`, via
+:mod:`nuisance_zoo.learned.fit_loop`), like the MUNIT trainer's; resuming is bit-exact.
 
 Example:
     >>> import torch
@@ -30,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -41,15 +39,15 @@ from torch import Tensor, nn
 
 from .config import DiscriminatorConfig, load_config_file
 from .discriminator import MultiScaleDiscriminator
-from .fit import (_as_images, _batch, _check_discriminator, _EpochSampler, _flatten_optimizer, _init_weights, loop_setup,
-                  _unflatten_optimizer)
+from .fit_loop import (EpochSampler, as_images, batch_images, check_discriminator, checkpoint_path, init_weights,
+                       loop_setup, restore_run, save_run_checkpoint)
 from .structured import DEFAULT_CHAIN, StructuredGenerator
 
-__all__ = ["StructuredFitConfig", "StructuredTrainer", "fit_structured", "is_structured_config", "PRESET_NAME"]
+__all__ = ["StructuredFitConfig", "StructuredTrainer", "fit_structured", "is_structured_config", "PRESET_NAME", "FAMILY"]
 
 PRESET_NAME = "structured"
-CHECKPOINT_NAME = "checkpoint.safetensors"
-_FORMAT = "nuisance-zoo/structured-fit/1"
+#: How structured runs are marked in their checkpoints.
+FAMILY = "structured"
 
 
 @dataclass
@@ -159,7 +157,7 @@ class StructuredTrainer(nn.Module):
                                        channels=channels, hidden=cfg.hidden, layers=cfg.layers,
                                        image_size=image_size)
         self.dis = MultiScaleDiscriminator(channels, cfg.dis)
-        _init_weights(self.dis, "gaussian")
+        init_weights(self.dis, "gaussian")
         opt = dict(lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.gen_opt = torch.optim.Adam(self.gen.parameters(), **opt)
         self.dis_opt = torch.optim.Adam(self.dis.parameters(), **opt)
@@ -192,55 +190,12 @@ class StructuredTrainer(nn.Module):
         return {"gan": float(gan.detach()), "ratio": float(ratio.detach()), "G": float(total.detach())}
 
 
-def _save_checkpoint(path: Path, trainer: StructuredTrainer, run: dict, rng: torch.Generator,
-                     samplers: dict[str, _EpochSampler]) -> None:
-    from safetensors.torch import save_file
-
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in trainer.state_dict().items()}
-    run = dict(run)
-    run["optim"] = {"gen": _flatten_optimizer("optim.gen", trainer.gen_opt, tensors),
-                    "dis": _flatten_optimizer("optim.dis", trainer.dis_opt, tensors)}
-    tensors["rng.train"] = rng.get_state()
-    for name, s in samplers.items():
-        tensors[f"sampler.{name}.perm"] = s.perm.contiguous()
-        run.setdefault("samplers", {})[name] = s.pos
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"format": _FORMAT, "state": json.dumps(run)})
-    os.replace(tmp, path)  # atomic: a crash leaves the old checkpoint or the new one
-    human = path.with_suffix(".json")
-    tmp_h = human.with_name(human.name + ".tmp")
-    tmp_h.write_text(json.dumps(run, indent=2) + "\n")
-    os.replace(tmp_h, human)
-
-
-def _restore(ckpt: Path, trainer: StructuredTrainer, rng: torch.Generator, samplers: dict,
-             cfg: StructuredFitConfig, device: torch.device) -> int:
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    with safe_open(str(ckpt), "pt") as f:
-        meta = f.metadata() or {}
-    if meta.get("format") != _FORMAT:
-        raise ValueError(f"cannot resume from {ckpt}: it is not a structured fit checkpoint (format "
-                         f"{meta.get('format')!r}); resume it with the config it was trained with.")
-    run, tensors = json.loads(meta["state"]), load_file(str(ckpt))
-    saved = StructuredFitConfig.from_dict(run["config"])
+def _config_mismatch(saved: dict, cfg: StructuredFitConfig) -> list[str]:
+    """The fields of ``cfg`` that a resume cannot change from the interrupted run's ``saved`` config."""
+    old = StructuredFitConfig.from_dict(saved)
     keys = ("delta_dim", "chain", "summary", "hidden", "layers", "dis", "lr", "betas", "weight_decay", "gan_w",
             "div_w", "div_target", "batch_size")
-    mismatched = [k for k in keys if getattr(saved, k) != getattr(cfg, k)]
-    if mismatched:
-        raise ValueError(f"cannot resume from {ckpt}: the config differs in {mismatched}. Resume with the "
-                         f"interrupted run's config (saved in {ckpt.with_suffix('.json')}).")
-    trainer.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
-    trainer.to(device)
-    trainer.gen_opt.load_state_dict(_unflatten_optimizer("optim.gen", run["optim"]["gen"], tensors))
-    trainer.dis_opt.load_state_dict(_unflatten_optimizer("optim.dis", run["optim"]["dis"], tensors))
-    rng.set_state(tensors["rng.train"])
-    for name, s in samplers.items():
-        s.perm, s.pos = tensors[f"sampler.{name}.perm"].clone(), int(run["samplers"][name])
-        if len(s.perm) != s.n:
-            raise ValueError(f"cannot resume from {ckpt}: domain_{name} had {len(s.perm)} images, now {s.n}.")
-    return int(run["iteration"])
+    return [k for k in keys if getattr(old, k) != getattr(cfg, k)]
 
 
 @torch.no_grad()
@@ -287,7 +242,7 @@ def fit_structured(
     """
     cfg = StructuredFitConfig.load(config, iterations=iterations, batch_size=batch_size, grid_every=grid_every,
                                    checkpoint_every=checkpoint_every)
-    xa_all, xb_all = _as_images(domain_a, "domain_a"), _as_images(domain_b, "domain_b")
+    xa_all, xb_all = as_images(domain_a, "domain_a"), as_images(domain_b, "domain_b")
     if cfg.iterations < 1:
         raise ValueError(f"iterations must be >= 1, got {cfg.iterations}.")
     if xa_all.shape[1:] != xb_all.shape[1:]:
@@ -298,19 +253,14 @@ def fit_structured(
         )
     device = torch.device(device)
     out = Path(out_dir) if out_dir is not None else None
-    ckpt = out / CHECKPOINT_NAME if out is not None else None
-    if resume and (ckpt is None or not ckpt.is_file()):
-        raise FileNotFoundError(f"resume=True but {ckpt or 'out_dir=None'} has no checkpoint; run without --resume first.")
-    if not resume and not overwrite and ckpt is not None and ckpt.is_file():
-        raise ValueError(f"{out} already holds a training checkpoint; pass resume=True (--resume) to continue it, "
-                         f"overwrite=True (--overwrite) to start afresh, or choose another output folder.")
+    ckpt = checkpoint_path(out, resume, overwrite)
 
     torch.manual_seed(seed)
     trainer = StructuredTrainer(cfg, xa_all.shape[1], list(xa_all.shape[-2:])).to(device)
-    _check_discriminator(_DisView(trainer), xa_all, xb_all, device)
+    check_discriminator({"domain_a": trainer.dis, "domain_b": trainer.dis}, cfg.dis, xa_all, xb_all, device)
     rng = torch.Generator().manual_seed(seed)
-    samplers = {"a": _EpochSampler(len(xa_all), rng), "b": _EpochSampler(len(xb_all), rng)}
-    start = _restore(ckpt, trainer, rng, samplers, cfg, device) if resume else 0
+    samplers = {"a": EpochSampler(len(xa_all), rng), "b": EpochSampler(len(xb_all), rng)}
+    start = restore_run(ckpt, FAMILY, trainer, rng, samplers, lambda saved: _config_mismatch(saved, cfg)) if resume else 0
 
     ga, gb, grid_deltas, run, bar, log = loop_setup(xa_all, xb_all, cfg, cfg.delta_dim, seed, start, out, device,
                                                     progress, desc="fit structured")
@@ -319,8 +269,8 @@ def fit_structured(
     try:
         for it in range(start, cfg.iterations):
             bs = cfg.batch_size
-            x_a = _batch(xa_all, samplers["a"].next(bs), device)
-            x_b = _batch(xb_all, samplers["b"].next(bs), device)
+            x_a = batch_images(xa_all, samplers["a"].next(bs), device)
+            x_b = batch_images(xb_all, samplers["b"].next(bs), device)
             d = torch.randn(3, bs, cfg.delta_dim, generator=rng).to(device)
             losses = trainer.dis_step(x_a, x_b, d[0])
             losses.update(trainer.gen_step(x_a, d[1], d[2]))
@@ -346,7 +296,7 @@ def fit_structured(
                 _save_grid(out / "grids" / f"iter_{done:07d}.png", trainer.gen, ga, gb, grid_deltas)
                 trainer.train()
             if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.iterations:
-                _save_checkpoint(ckpt, trainer, run, rng, samplers)
+                save_run_checkpoint(ckpt, FAMILY, trainer, run, rng, samplers)
             if done in snapshots:
                 _save_model(trainer.gen, out / "snapshots" / f"iter_{done:07d}", done, training_info)
     finally:
@@ -359,14 +309,6 @@ def fit_structured(
     if out is not None:
         _save_model(G, out / "model", cfg.iterations, training_info)
     return G
-
-
-class _DisView:
-    """Lets :func:`nuisance_zoo.learned.fit._check_discriminator` probe the one discriminator."""
-
-    def __init__(self, trainer: StructuredTrainer) -> None:
-        self.dis_a = self.dis_b = trainer.dis
-        self.cfg = trainer.cfg
 
 
 def _save_model(G: StructuredGenerator, folder: Path, iterations: int, training_info: dict | None) -> None:

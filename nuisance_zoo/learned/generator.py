@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from ..base import NuisanceModel
-from ..registry import register_architecture
+from ..catalogue import register_architecture
 from .blocks import AdaINResBlock, ConvBlock, ResBlock, UpBlock, make_activation
 from .config import GeneratorConfig
 from .pretrained import PretrainedMixin

@@ -43,8 +43,9 @@ from typing import Any
 
 import torch
 
-from .. import hub
-from ..hub import CARD_NAME, CONFIG_NAME, GRID_NAME, WEIGHTS_NAME
+from .. import model_folder
+from ..model_folder import CARD_NAME, CONFIG_NAME, GRID_NAME, WEIGHTS_NAME
+from ..version import __version__
 
 __all__ = ["PretrainedMixin", "render_model_card", "FORMAT_VERSION"]
 
@@ -138,7 +139,6 @@ class PretrainedMixin:
         Example:
             >>> # G.save_pretrained("hub_cards/gtsrb-brightness", training={...}, card={...})
         """
-        from .. import __version__
         from safetensors.torch import save_file
 
         arch = getattr(type(self), "architecture", "")
@@ -155,7 +155,7 @@ class PretrainedMixin:
         tmp = folder / (WEIGHTS_NAME + ".tmp")
         save_file(_tensors_for_safetensors(self.state_dict()), str(tmp), metadata={"format": "pt"})
         tmp.replace(weights)  # never leave a half-written weights file under the real name
-        sha = hub.sha256_file(weights)
+        sha = model_folder.sha256_file(weights)
 
         train_info = {"domains": training.pop("domains", None), "selection": training.pop("selection", None),
                       "iterations": training.pop("iterations", None), **training}
@@ -167,7 +167,7 @@ class PretrainedMixin:
             "kind": getattr(self, "kind", "learned"),
             "input": _plain(self.input_spec(), "input_spec()"),
             "training": train_info,
-            "library": hub.LIBRARY_NAME,
+            "library": model_folder.LIBRARY_NAME,
             "library_version": __version__,
             "format_version": FORMAT_VERSION,
             "sha256": sha,
@@ -209,7 +209,7 @@ class PretrainedMixin:
         from safetensors.torch import load as load_bytes
 
         folder = Path(folder)
-        cfg = hub.load_config(folder)
+        cfg = model_folder.load_config(folder)
         arch = cfg.get("architecture")
         if cls.architecture and arch != cls.architecture:
             raise ValueError(f"{folder / CONFIG_NAME} is for architecture {arch!r}, not {cls.architecture!r} "
@@ -224,7 +224,7 @@ class PretrainedMixin:
         actual = hashlib.sha256(data).hexdigest()
         declared = cfg.get("sha256")
         if actual != declared:
-            raise hub.ChecksumMismatchError(
+            raise model_folder.ChecksumMismatchError(
                 f"{weights}: sha256 mismatch for {WEIGHTS_NAME}: expected {declared} (the \"sha256\" in "
                 f"{CONFIG_NAME}), got {actual}. The file is corrupt or was modified; it was NOT loaded. "
                 f"Fix: re-download it (delete the cached copy) or re-save the model with save_pretrained.")
@@ -319,7 +319,7 @@ def render_model_card(config: dict, card: dict, has_grid: bool = False) -> str:
     training = config.get("training") or {}
     tags = list(dict.fromkeys([*_DEFAULT_TAGS, *_as_list(card.get("tags"))]))
     datasets = _as_list(card.get("datasets", training.get("dataset")))
-    meta = {"library_name": hub.LIBRARY_NAME, "license": card.get("license", "apache-2.0"), "tags": tags,
+    meta = {"library_name": model_folder.LIBRARY_NAME, "license": card.get("license", "apache-2.0"), "tags": tags,
             "datasets": datasets, "pipeline_tag": "image-to-image"}
     name = card.get("name")
     repo_id = card.get("repo_id")

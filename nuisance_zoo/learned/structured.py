@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..base import NuisanceModel
-from ..registry import register_architecture
+from .. import known  # noqa: F401  (registers the known models a chain names)
+from ..catalogue import create, register_architecture
 from .pretrained import PretrainedMixin
 
 __all__ = ["StructuredGenerator", "DEFAULT_CHAIN", "SUMMARIES"]
@@ -93,8 +94,6 @@ class StructuredGenerator(PretrainedMixin, NuisanceModel):
     def __init__(self, delta_dim: int = 2, chain: Sequence[str] = DEFAULT_CHAIN, summary: str = "none",
                  channels: int = 3, hidden: int = 32, layers: int = 2, image_size: list | None = None) -> None:
         super().__init__()
-        from ..registry import load  # known models are registered once nuisance_zoo is imported
-
         for name, v, lo in (("delta_dim", delta_dim, 1), ("hidden", hidden, 1), ("layers", layers, 1)):
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise ValueError(f"StructuredGenerator: {name} must be an int >= {lo}, got {v!r}.")
@@ -106,7 +105,7 @@ class StructuredGenerator(PretrainedMixin, NuisanceModel):
             raise ValueError(f"StructuredGenerator: chain must be a non-empty list of known model names, got {chain!r}.")
         models = []
         for name in chain:
-            m = load(name)
+            m = create(name)
             if m.kind != "known" or not m.has_box or not m.differentiable:
                 raise ValueError(f"StructuredGenerator: chain entry {name!r} must be a differentiable known model "
                                  f"with a bounded Δ box (kind={m.kind!r}, box={m.has_box}, "

@@ -17,8 +17,6 @@ from .pgd import PGDWrapper
 from .wrapper import ModelBasedWrapper, per_sample_criterion
 from .classifiers import create_classifier, load_classifier, paper_cnn, save_classifier
 from .trainer import TrainResult, train
-from .demo import run_demo
 
 __all__ = ["ModelBasedWrapper", "MDAWrapper", "MRTWrapper", "MATWrapper", "PGDWrapper", "per_sample_criterion",
-           "train", "TrainResult", "paper_cnn", "create_classifier", "load_classifier", "save_classifier",
-           "run_demo"]
+           "train", "TrainResult", "paper_cnn", "create_classifier", "load_classifier", "save_classifier"]

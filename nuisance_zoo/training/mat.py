@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from ..base import NuisanceModel, check_delta, check_image
-from .wrapper import ModelBasedWrapper, _search_mode
+from .wrapper import ModelBasedWrapper, search_mode
 
 __all__ = ["MATWrapper"]
 
@@ -134,7 +134,7 @@ class MATWrapper(ModelBasedWrapper):
         delta = self.start(xf, delta)
         with torch.no_grad(), self._g_context(x):
             content = self.G.encode(xf)  # δ-free: once per batch, not once per step
-        with _search_mode(self.model, grad=True):
+        with search_mode(self.model, grad=True):
             for _ in range(self.k):
                 delta = delta.detach().requires_grad_(True)
                 with self._g_context(x):

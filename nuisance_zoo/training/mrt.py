@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from ..base import NuisanceModel
-from .wrapper import ModelBasedWrapper, _search_mode
+from .wrapper import ModelBasedWrapper, search_mode
 
 __all__ = ["MRTWrapper"]
 
@@ -89,7 +89,7 @@ class MRTWrapper(ModelBasedWrapper):
         self._check_batch(x, y)
         images, delta = self._draw(x, self.k, delta)
         k, b = images.shape[:2]
-        with _search_mode(self.model, grad=False):
+        with search_mode(self.model, grad=False):
             losses = self.per_sample_loss(self._like(images.flatten(0, 1), x), torch.cat([y] * k)).view(k, b)
         if self.selection == "batch":
             # argmax returns the first maximum, like Algorithm 1's strict ">" (ties keep the earlier draw).

@@ -38,10 +38,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..eval.robustness import accuracy
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .classifiers import create_classifier, save_classifier
 from .inputs import DataTensors, as_tensors, epoch_order, to_model_input
+from .metrics import accuracy
 
 __all__ = ["train", "TrainResult", "ERMObjective", "build_objective", "build_optimizer", "ALGORITHMS"]
 
@@ -51,7 +51,7 @@ DEFAULT_K = {"mda": 5, "mrt": 10, "mat": 10}
 #: Learning rates used when ``lr`` is None: Adadelta 1.0 as in the paper, the usual for the rest.
 DEFAULT_LR = {"adadelta": 1.0, "sgd": 0.01, "adam": 1e-3, "adamw": 1e-3}
 
-CHECKPOINT = "checkpoint.safetensors"
+CHECKPOINT = CHECKPOINT_NAME
 METRICS_CSV = "metrics.csv"
 METRICS_JSON = "metrics.json"
 

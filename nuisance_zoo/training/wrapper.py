@@ -82,7 +82,7 @@ def per_sample_criterion(criterion: nn.Module | Callable[..., Tensor] | None) ->
 
 
 @contextlib.contextmanager
-def _search_mode(model: nn.Module, grad: bool) -> Iterator[None]:
+def search_mode(model: nn.Module, grad: bool) -> Iterator[None]:
     """Run an inner search: classifier in eval mode (BatchNorm statistics frozen, dropout
     off), gradients on only if ``grad``; every submodule's own mode is restored afterwards
     (a blanket ``model.train()`` would wake BatchNorm layers a user froze on purpose)."""

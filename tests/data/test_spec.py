@@ -166,8 +166,8 @@ class TestOptions:
 
 class TestSynthesis:
     @pytest.fixture
-    def fake_synth(self, monkeypatch):
-        import nuisance_zoo.known as known
+    def fake_synth(self):
+        from nuisance_zoo.data import set_challenge_synthesizer
 
         calls = []
 
@@ -175,8 +175,9 @@ class TestSynthesis:
             calls.append((x.shape[0], x.dtype, challenge, level, generator))
             return 255 - x if level else x
 
-        monkeypatch.setattr(known, "synthesize_challenge", fake)
-        return calls
+        previous = set_challenge_synthesizer(fake)
+        yield calls
+        set_challenge_synthesizer(previous)
 
     def test_challenge_level_calls_known_models(self, root, fake_synth):
         ds = load_dataset("toy?challenge=snow&level=3&limit=2", root=root)
@@ -210,3 +211,16 @@ class TestSynthesisWithKnownModels:
     def test_unknown_challenge(self):
         with pytest.raises(ValueError, match="unknown challenge type 'sleet'"):
             load_dataset("mnist-sample:test?limit=2&channels=3&challenge=sleet&level=2")
+
+    def test_the_package_installs_the_known_models_synthesizer(self):
+        """data/ imports no model code; `import nuisance_zoo` wires specs to the known models."""
+        import nuisance_zoo.known as known
+        from nuisance_zoo.data import set_challenge_synthesizer
+
+        installed = set_challenge_synthesizer(None)
+        try:
+            assert installed is known.synthesize_challenge
+            with pytest.raises(RuntimeError, match="no challenge synthesizer is installed"):
+                load_dataset("mnist-sample:test?limit=2&channels=3&challenge=haze&level=1")
+        finally:
+            set_challenge_synthesizer(installed)

@@ -61,7 +61,7 @@ def scale_cls():
     """``ScaleModel`` registered under a test-only architecture name (removed afterwards)."""
     registry.register_architecture(ARCH)(ScaleModel)
     yield ScaleModel
-    registry._ARCHITECTURES.pop(ARCH, None)
+    registry.unregister_architecture(ARCH)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def zoo_entry(model_folder):
                             sha256=hub.sha256_file(model_folder / "model.safetensors"))
     registry.register_pretrained(entry)
     yield entry
-    registry._MODELS.pop(entry.name, None)
+    registry.unregister(entry.name)
 
 
 @pytest.fixture
@@ -156,7 +156,7 @@ class TestFallback:
     def test_hf_hub_name_of_a_zoo_repo_falls_back(self, zoo_entry, bundled, monkeypatch):
         monkeypatch.setenv("HF_HUB_OFFLINE", "1")
         with pytest.warns(hub.BundledCopyWarning):
-            assert hub.resolve_folder(f"hf-hub:{REPO}") == bundled
+            assert hub.resolve_folder(f"hf-hub:{REPO}", entries=[zoo_entry]) == bundled
 
     def test_repo_missing_on_the_hub_falls_back_for_zoo_names(self, fake_hub, zoo_entry, bundled):
         with pytest.warns(hub.BundledCopyWarning, match="has no repo"):

@@ -10,7 +10,7 @@ from torch import nn
 
 from nuisance_zoo.base import NuisanceModel
 from nuisance_zoo.eval.robustness import evaluate
-from nuisance_zoo.training.checkpoint import load_checkpoint, save_checkpoint
+from nuisance_zoo.checkpoint import load_checkpoint, save_checkpoint
 from nuisance_zoo.training.classifiers import create_classifier, load_classifier, paper_cnn
 from nuisance_zoo.training.inputs import as_tensors, epoch_order, to_model_input
 from nuisance_zoo.training.trainer import train
@@ -250,7 +250,7 @@ def test_evaluate_skips_gradient_search_for_non_differentiable_models():
 
 # ---------------------------------------------------------------------------- the demo
 def test_demo_runs_small_and_writes_report_and_picture(tmp_path, capsys):
-    from nuisance_zoo.training.demo import PAPER_GRAY_TO_RGB, run_demo
+    from nuisance_zoo.demo import PAPER_GRAY_TO_RGB, run_demo
 
     report = run_demo(tmp_path, n_train=64, n_test=32, epochs=1, progress=False)
     printed = capsys.readouterr().out
@@ -270,7 +270,7 @@ def test_demo_runs_small_and_writes_report_and_picture(tmp_path, capsys):
 @pytest.mark.slow
 def test_demo_default_mda_beats_erm_on_rgb_backgrounds(tmp_path):
     """The demo's claim at its default size (about two minutes on two cores)."""
-    from nuisance_zoo.training.demo import run_demo
+    from nuisance_zoo.demo import run_demo
 
     report = run_demo(tmp_path, progress=False, verbose=False)
     acc = report["accuracy"]

@@ -11,8 +11,10 @@ beside the paper's.
 By default it uses ``mnist-sample``, the MNIST sample bundled with the package, so it runs
 offline on a fresh machine; ``data=ROOT`` uses the full MNIST (``ROOT/mnist/*.npz``).
 
+It trains (``training/``) and evaluates (``eval/``), so it sits in the top layer, beside the CLI.
+
 Example:
-    >>> from nuisance_zoo.training.demo import run_demo
+    >>> from nuisance_zoo.demo import run_demo
     >>> report = run_demo("runs/demo")                      # doctest: +SKIP
     >>> report["accuracy"]["mda"]["rgb"] > report["accuracy"]["erm"]["rgb"]   # doctest: +SKIP
     True
@@ -25,8 +27,10 @@ from pathlib import Path
 
 import torch
 
-from .inputs import as_tensors, to_model_input
-from .trainer import train
+from .eval.grid import save_image_grid
+from .registry import load
+from .training.inputs import as_tensors, to_model_input
+from .training.trainer import train
 
 __all__ = ["run_demo", "PAPER_GRAY_TO_RGB", "DEMO_DEFAULTS"]
 
@@ -58,10 +62,7 @@ def _specs(data: str | Path | None) -> tuple[str, str, str, str | None]:
 
 def _augmentation_picture(path: Path, data, seed: int, n: int = 10, k: int = 5) -> Path:
     """A batch of domain-A images (top row) and k background-colour draws of it (below)."""
-    import nuisance_zoo as nz
-    from ..eval.grid import save_image_grid
-
-    G = nz.load("background-color")
+    G = load("background-color")
     x = to_model_input(data.x[:n], in_chans=3)
     images, _ = G.forward_multi(x, k, generator=torch.Generator().manual_seed(seed))
     tiles = torch.cat([x.unsqueeze(0), images])  # (k + 1, n, C, H, W): row 0 clean, then the draws
