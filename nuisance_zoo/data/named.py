@@ -160,7 +160,7 @@ def load_named_set(name: str, split: str = "train", root: str | os.PathLike | No
             how = f"downloading is off: to fetch it through torchvision, {DOWNLOAD_HINT}. Or"
         raise FileNotFoundError(
             f"data set {name!r} ({file}): no folder {looked[0]} with {file}.npz or {file}_part*.npz "
-            f"(looked in {', '.join(looked)}) and no torchvision copy under {tv_root / info.torchvision}; {how} put "
+            f"(looked in {', '.join(looked)}) and no torchvision copy of it under {tv_root}; {how} put "
             f"{folder}/{file}.npz (x uint8 N×H×W×C, y int64) under a data root, or torchvision's files under "
             f"{tv_root}. " + HOW_TO_POINT) from None
     target = cache / folder / f"{file}.npz"

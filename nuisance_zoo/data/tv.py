@@ -31,6 +31,10 @@ TORCHVISION_SETS: dict[str, str] = {
 }
 
 
+#: Sets whose files torchvision puts directly into its root; the cache gives each its own folder.
+_FLAT = ("SVHN", "USPS")
+
+
 class TorchvisionMissing(FileNotFoundError):
     """torchvision's files are absent (and were not, or could not be, downloaded).
 
@@ -113,6 +117,8 @@ def _open(cls_name: str, root: Path, split: str, variant: str | None, download: 
     try:
         root.mkdir(parents=True, exist_ok=True)
         return _construct(cls_name, root, split, variant, download=True)
+    except ModuleNotFoundError as err:  # SVHN: the download worked, reading the .mat needs scipy
+        raise ImportError(f"tv:{cls_name} needs the package {err.name!r}: pip install {err.name}") from None
     except Exception as err:  # any network/IO failure: the caller says what to do instead
         raise TorchvisionMissing(_one_line(err), download_error=_one_line(err)) from None
 
@@ -123,7 +129,9 @@ def torchvision_arrays(cls_name: str, root: Path, split: str, variant: str | Non
 
     Args:
         cls_name: the torchvision class, e.g. ``"FashionMNIST"``.
-        root: torchvision's root folder (files in its own layout, e.g. ``root/FashionMNIST/raw``).
+        root: torchvision's root folder (files in its own layout, e.g. ``root/FashionMNIST/raw``;
+            SVHN's and USPS's files, which torchvision keeps directly in its root, in
+            ``root/SVHN`` and ``root/USPS`` so that they do not mix).
         split: ``"train"``, ``"test"`` (SVHN also ``"extra"``).
         variant: EMNIST's split or QMNIST's ``what``.
         download: let torchvision download missing files into ``root``.
@@ -135,6 +143,8 @@ def torchvision_arrays(cls_name: str, root: Path, split: str, variant: str | Non
     Raises:
         TorchvisionMissing: the files are absent and not downloaded, or the download failed.
     """
+    if cls_name in _FLAT:
+        root = root / cls_name
     ds = _open(cls_name, root, split, variant, download)
     # GTSRB's frames are RGB files; fix the channels so one odd file cannot change the layout
     x, y = _to_tensor_set(ds, cls_name, size, 3 if cls_name == "GTSRB" else None)

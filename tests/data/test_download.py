@@ -152,6 +152,42 @@ class TestDownloadFromMirror:
         assert not (dirs[1] / "fashion-mnist" / "test.npz").exists()  # nothing half-converted
 
 
+def test_svhn_from_mirror(dirs, tmp_path, monkeypatch):
+    """SVHN's .mat needs scipy, which is optional: with it the split converts like any other;
+    without it the download still works and the error says what to install."""
+    import importlib.util
+
+    import torchvision.datasets as tvd
+
+    served = tmp_path / "svhn-mirror"
+    served.mkdir()
+    x = np.random.default_rng(1).integers(0, 256, (32, 32, 3, 5), dtype=np.uint8)  # SVHN's H×W×C×N
+    y = np.array([[10], [1], [2], [10], [9]], np.uint8)  # SVHN writes digit 0 as label 10
+    has_scipy = importlib.util.find_spec("scipy") is not None
+    if has_scipy:
+        import scipy.io
+
+        scipy.io.savemat(served / "test_32x32.mat", {"X": x, "y": y})
+    else:
+        (served / "test_32x32.mat").write_bytes(b"not read without scipy")
+    md5 = hashlib.md5((served / "test_32x32.mat").read_bytes()).hexdigest()
+    mirror = _Mirror(served)
+    try:
+        monkeypatch.setitem(tvd.SVHN.split_list, "test", [mirror.url + "test_32x32.mat", "test_32x32.mat", md5])
+        if has_scipy:
+            ds = nz.load_dataset("svhn:test?download=1")
+            assert ds.y.tolist() == [0, 1, 2, 0, 9] and ds.x.shape == (5, 3, 32, 32)
+            assert np.array_equal(ds.x.permute(2, 3, 1, 0).numpy(), x)
+            assert (dirs[1] / "svhn" / "test.npz").is_file()
+        else:
+            with pytest.raises(ImportError, match="needs the package 'scipy': pip install scipy"):
+                nz.load_dataset("svhn:test?download=1")
+            assert (dirs[1] / "torchvision" / "SVHN" / "test_32x32.mat").is_file()  # the download itself worked
+        assert [Path(p).name for p in mirror.requests if p.endswith(".mat")]
+    finally:
+        mirror.stop()
+
+
 class TestSearchOrder:
     def test_data_root_then_cache(self, dirs):
         data, cache = dirs
