@@ -57,6 +57,7 @@ NAMED_SETS: dict[str, NamedSet] = {
                                                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")),
     "kmnist": NamedSet("KMNIST", classes=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")),
     "emnist": NamedSet("EMNIST", default_variant="letters"),
+    # "": takes a variant (torchvision's what=), but by default the split is the what
     "qmnist": NamedSet("QMNIST", splits=("train", "test"), default_variant="", classes=tuple(_DIGITS)),
     "usps": NamedSet("USPS", classes=tuple(_DIGITS)),
     "svhn": NamedSet("SVHN", splits=("train", "test", "extra"), classes=tuple(_DIGITS)),
@@ -82,7 +83,8 @@ def _folder_and_file(name: str, split: str, variant: str | None) -> tuple[str, s
     return name, split
 
 
-def _find(name: str, folder: str, file: str, root: str | os.PathLike | None) -> list[Path] | None:
+def _find(folder: str, file: str, root: str | os.PathLike | None) -> list[Path] | None:
+    """The files of ``folder/file`` under the first root of the search order that has them."""
     for r in named_set_roots(root):
         try:
             return named_set_files(r, folder, file)
@@ -136,7 +138,7 @@ def load_named_set(name: str, split: str = "train", root: str | os.PathLike | No
         raise ValueError(f"option variant= applies to emnist and qmnist, not to {name!r}.")
     folder, file = _folder_and_file(name, split, variant)
     classes = list(info.classes) if info.classes else None
-    files = _find(name, folder, file, root)
+    files = _find(folder, file, root)
     if files is not None:
         return load_npz(files, classes=classes)
     if split not in info.splits and not (name == "qmnist" and variant):
