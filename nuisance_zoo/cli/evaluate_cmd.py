@@ -29,16 +29,22 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int_at_least(1), default=256, help="images per batch (default 256)")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the δ draws (default 0)")
     p.add_argument("--data-root", default=None, help="root folder for data specs")
+    p.add_argument("--download", action="store_true",
+                   help="let torchvision download named data sets (fashion-mnist, svhn, ...) that are neither under "
+                        "the data root nor in the dataset cache, into the cache; the same as ?download=1 in a spec")
     p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the report as JSON here")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from ..data import with_download
     from ..eval.robustness import evaluate
 
+    # the flag means ?download=1 on the spec (the API's spelling), so evaluate() needs no new argument
+    data = with_download(args.data) if args.download else args.data
     report = evaluate(
-        args.classifier, args.data, nuisance=args.nuisance, k=args.k, steps=args.steps,
+        args.classifier, data, nuisance=args.nuisance, k=args.k, steps=args.steps,
         step_size=args.step_size, batch_size=args.batch_size, seed=args.seed, device=args.device,
         data_root=args.data_root,
     )

@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="start afresh even if OUT holds a checkpoint")
     p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--data-root", default=None, metavar="PATH", help="data root (default: $NUISANCE_ZOO_DATA or ../shared/data)")
+    p.add_argument("--download", action="store_true",
+                   help="let torchvision download named data sets (fashion-mnist, svhn, ...) that are neither under "
+                        "the data root nor in the dataset cache, into the cache; the same as ?download=1 in a spec")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--grid-every", type=int_at_least(1), default=None, metavar="N")
     p.add_argument("--checkpoint-every", type=int_at_least(1), default=None, metavar="N")
@@ -53,8 +56,10 @@ def _run(args: argparse.Namespace) -> int:
         snapshots = [int(s) for s in args.snapshots.split(",") if s.strip()]
     except ValueError:
         raise ValueError(f"--snapshots must be comma-separated iterations, got {args.snapshots!r}") from None
-    a = load_dataset(args.domain_a, root=args.data_root, split="train")
-    b = load_dataset(args.domain_b, root=args.data_root, split="train")
+    # None, not False: without the flag a spec's own ?download=1 still counts
+    download = True if args.download else None
+    a = load_dataset(args.domain_a, root=args.data_root, split="train", download=download)
+    b = load_dataset(args.domain_b, root=args.data_root, split="train", download=download)
     print(f"domain A: {len(a)} images {tuple(a.x.shape[1:])}  ({args.domain_a})")
     print(f"domain B: {len(b)} images {tuple(b.x.shape[1:])}  ({args.domain_b})")
     fit(a, b, config=args.config, iterations=args.iterations, batch_size=args.batch_size, out_dir=args.out,

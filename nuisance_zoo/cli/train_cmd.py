@@ -55,6 +55,9 @@ def register(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="start afresh even if --out has a checkpoint")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     p.add_argument("--data-root", default=None, help="root folder for data specs")
+    p.add_argument("--download", action="store_true",
+                   help="let torchvision download named data sets (fashion-mnist, svhn, ...) that are neither under "
+                        "the data root nor in the dataset cache, into the cache; the same as ?download=1 in a spec")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
     p.add_argument("--checkpoint-every", type=int_at_least(1), default=500, help="steps between checkpoints (default 500)")
     p.add_argument("--max-steps", type=int_at_least(1), default=None, help="stop after this many steps in total (resumable)")
@@ -63,9 +66,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ..data import with_download
     from ..training.trainer import train
 
     tests = dict(_name_spec(t) for t in args.test)
+    if args.download:  # the flag means ?download=1 on every spec that can download
+        args.data = with_download(args.data)
+        tests = {name: with_download(spec) for name, spec in tests.items()}
     extra = {}
     if args.selection is not None:
         extra["selection"] = args.selection

@@ -12,7 +12,10 @@ synthetic challenge (``?challenge=snow&level=3``) calls the installed synthesize
 - Curation: :func:`brightness`, :func:`contrast`, :func:`curate`, :data:`PRESETS` (Table 11);
   :func:`select_classes`, :func:`select_labels`, :data:`GTSRB_LARGEST10`; :func:`colorize`.
 - Sources: :func:`load_npz`, :func:`load_image_folder`, :func:`load_cure_tsr`,
-  :func:`load_torchvision`, :func:`sample_mnist` (bundled).
+  :func:`load_torchvision`, :func:`sample_mnist` (bundled), and the named sets
+  (:func:`load_named_set`: ``gtsrb``, ``mnist``, ``fashion-mnist``, ``kmnist``, ``emnist``,
+  ``qmnist``, ``usps``, ``svhn`` from the data root, else the dataset cache, else torchvision
+  with ``download=True``, converted once to ``.npz`` in :func:`dataset_cache_dir`).
 
 Example:
     >>> from nuisance_zoo.data import load_dataset
@@ -33,10 +36,11 @@ from .cure_tsr import CURE_TSR_CHALLENGES, CURE_TSR_SIGNS, load_cure_tsr, parse_
 from .curation import PRESETS, Range, brightness, contrast, curate, parse_range, preset
 from .dataset import ImageDataset, concat_datasets
 from .folder import load_image_folder
+from .named import NAMED_SETS, load_named_set
 from .npz import load_npz
-from .paths import DATA_ENV, resolve_root
+from .paths import CACHE_ENV, DATA_ENV, dataset_cache_dir, named_set_roots, resolve_root
 from .sample import MNIST_SAMPLE_PATH, sample_mnist
-from .spec import OPTION_KEYS, SPEC_FORMS, DatasetSpec, load_dataset, parse_spec, set_challenge_synthesizer, synthesize
+from .spec import OPTION_KEYS, SPEC_FORMS, DatasetSpec, load_dataset, parse_spec, set_challenge_synthesizer, synthesize, with_download
 from .transforms import resize, to_channels
 from .tv import TORCHVISION_SETS, load_torchvision
 
@@ -47,5 +51,6 @@ __all__ = [
     "GTSRB_CLASSES_BY_SIZE", "colorize", "colorize_images", "background_mask", "COLOURS",
     "load_npz", "load_image_folder", "load_cure_tsr", "parse_cure_tsr_name", "CURE_TSR_CHALLENGES",
     "CURE_TSR_SIGNS", "load_torchvision", "TORCHVISION_SETS", "sample_mnist", "MNIST_SAMPLE_PATH",
-    "resize", "to_channels", "synthesize", "set_challenge_synthesizer", "resolve_root", "DATA_ENV",
+    "resize", "to_channels", "synthesize", "set_challenge_synthesizer", "resolve_root", "DATA_ENV", "CACHE_ENV", "dataset_cache_dir",
+    "named_set_roots", "load_named_set", "NAMED_SETS", "with_download",
 ]

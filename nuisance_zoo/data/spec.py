@@ -8,28 +8,42 @@ Grammar::
 Sources:
 
 =============================  ==========================================================
-``gtsrb[:train|test]``         a named set under the data root: ``<root>/gtsrb/<split>.npz``
-``mnist[:train|test]``         or ``<split>_part*.npz`` (any folder of ``.npz`` files works)
+``gtsrb[:train|test]``         a named set (:mod:`.named`): ``<root>/<name>/<split>.npz``
+``mnist[:train|test]``         or ``<split>_part*.npz`` under the data root, else in the
+``fashion-mnist[:train|test]`` dataset cache, else from ``torchvision.datasets`` (files
+``kmnist[:train|test]``        downloaded only with ``?download=1``), converted once into
+``emnist[:train|test]``        ``<cache>/<name>/<split>.npz`` so later loads skip
+``qmnist[:train|test]``        torchvision. EMNIST's variant is part of its folder name
+``usps[:train|test]``          (``emnist-letters``); SVHN also has ``extra``. GTSRB is
+``svhn[:train|test|extra]``    resized to 32×32 RGB, like ``../shared/data/gtsrb``
+``NAME[:SPLIT]``               any other folder of ``.npz`` files under the data root
 ``mnist-sample[:train|test]``  the MNIST sample bundled with the package (no data root needed)
 ``npz:PATH[,PATH2,...]``       ``.npz`` files (x uint8 N×H×W×C, y), concatenated; relative
                                paths are tried in the current directory, then the data root
 ``folder:PATH``                ``PATH/<class>/<images>`` like torchvision's ImageFolder
                                (``PATH/train``, ``PATH/test`` split folders are honoured)
+``PATH.npz`` / ``DIR/``        bare paths: a source with no known ``kind:`` prefix that ends
+                               in ``.npz`` is ``npz:``; an existing directory is ``folder:``
 ``cure-tsr:PATH``              the CURE-TSR release (see :mod:`.cure_tsr`)
-``tv:NAME[:train|test]``       a torchvision set: MNIST, FashionMNIST, KMNIST, QMNIST,
-                               EMNIST, USPS, SVHN, GTSRB, CIFAR10, CIFAR100
+``tv:NAME[:train|test]``       a torchvision set read from torchvision's files on every load:
+                               MNIST, FashionMNIST, KMNIST, QMNIST, EMNIST, USPS, SVHN, GTSRB,
+                               CIFAR10, CIFAR100 (prefer the named forms above, which cache)
 =============================  ==========================================================
 
-The data root is ``root=`` / ``$NUISANCE_ZOO_DATA`` / ``../shared/data`` (see
-:mod:`.paths`); ``tv:`` sets use ``root=`` / ``$NUISANCE_ZOO_DATA`` if given, else
-``~/.cache/nuisance_zoo/torchvision``. The split in the spec wins over ``split=`` arguments.
+The data root is ``root=`` / ``$NUISANCE_ZOO_DATA`` / ``../shared/data``, and named sets are
+looked for there first, then in the dataset cache ``$NUISANCE_ZOO_CACHE`` /
+``$XDG_CACHE_HOME/nuisance_zoo/datasets`` (see :mod:`.paths`). Nothing is downloaded unless
+asked for: ``?download=1``, ``load_dataset(..., download=True)`` or ``--download`` on the
+command line. ``tv:`` sets read torchvision's layout under ``root=`` / ``$NUISANCE_ZOO_DATA``
+if given, else ``<cache>/torchvision``. The split in the spec wins over ``split=`` arguments.
 
 Options, applied in this order whatever their order in the spec:
 
 ====================================  ==================================================
 ``split=train|test``                  the split (for any source)
-``variant=letters``                   ``tv:EMNIST``'s split (default letters), ``tv:QMNIST``'s what
-``download=0|1``                      ``tv:`` only: allow downloading (default 1)
+``variant=letters``                   EMNIST's split (default letters), QMNIST's what
+``download=0|1``                      named sets and ``tv:``: allow torchvision to download
+                                      missing files (default 0)
 ``sequence=real|unreal``              ``cure-tsr:`` only
 ``challenge=snow&level=0,1``          ``cure-tsr:``: keep the labelled challenge/levels (level 0
                                       = the challenge-free images); other sources: synthesise
@@ -62,7 +76,9 @@ Examples::
     mnist:test?colorize=red                              # MNIST-red
     mnist:train?colorize=blue0-4-red5-9                  # Appendix A.1.3's training domain
     mnist-sample:train?colorize=gray-rgb&seed=1
-    tv:FashionMNIST:test?colorize=blue
+    fashion-mnist:test?download=1&colorize=blue        # fetched once, then read from the cache
+    svhn:test?preset=svhn-brightness-low
+    my_digits.npz?limit=100                              # a bare path
     cure-tsr:/data/CURE-TSR?split=train&challenge=snow&level=0,1&size=32
     gtsrb:test?classes=largest10&challenge=haze&level=3&limit=1000
     folder:/data/signs?size=32&labels=0-4
@@ -71,6 +87,7 @@ Every error names the bad part and the fix (see :func:`load_dataset`).
 """
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -85,6 +102,7 @@ from .cure_tsr import load_cure_tsr
 from .curation import Range, curate, preset
 from .dataset import ImageDataset
 from .folder import load_image_folder
+from .named import NAMED_SETS, canonical_name, load_named_set
 from .npz import KNOWN_CLASS_NAMES, list_named_sets, load_npz, named_set_files
 from .paths import DATA_ENV, HOW_TO_POINT, resolve_root
 from .sample import sample_mnist
@@ -92,7 +110,7 @@ from .transforms import parse_size, resize, to_channels
 from .tv import load_torchvision
 
 __all__ = ["DatasetSpec", "parse_spec", "load_dataset", "SPEC_FORMS", "OPTION_KEYS", "synthesize",
-           "set_challenge_synthesizer", "Synthesizer"]
+           "set_challenge_synthesizer", "Synthesizer", "with_download"]
 
 #: ``(images, challenge, level, generator=None) -> images``: renders a challenge on a batch.
 Synthesizer = Callable[..., torch.Tensor]
@@ -116,20 +134,23 @@ def set_challenge_synthesizer(fn: Synthesizer | None) -> Synthesizer | None:
     return previous
 
 #: One line per source form, for error messages and the CLI's help.
-SPEC_FORMS = ("gtsrb[:train|test]", "mnist[:train|test]", "NAME[:SPLIT] (a folder of .npz files under the data root)",
-              "mnist-sample[:train|test]", "npz:PATH[,PATH2]", "folder:PATH", "cure-tsr:PATH",
-              "tv:NAME[:train|test]")
+SPEC_FORMS = ("gtsrb|mnist|fashion-mnist|kmnist|emnist|qmnist|usps|svhn[:train|test] (data root, cache, "
+              "else torchvision with ?download=1)", "NAME[:SPLIT] (a folder of .npz files under the data root)",
+              "mnist-sample[:train|test]", "npz:PATH[,PATH2]", "folder:PATH", "PATH.npz or DIR/ (bare paths)",
+              "cure-tsr:PATH", "tv:NAME[:train|test]")
 
 #: Every option key, with the sources it applies to (``None`` = all).
 OPTION_KEYS: dict[str, tuple[str, ...] | None] = {
-    "split": None, "variant": ("tv",), "download": ("tv",), "sequence": ("cure-tsr",),
+    "split": None, "variant": ("tv", "named"), "download": ("tv", "named"), "sequence": ("cure-tsr",),
     "challenge": None, "level": None, "synth": None, "channels": None, "size": None,
     "classes": None, "labels": None, "preset": None, "brightness": None, "contrast": None,
     "limit": None, "sample": None, "colorize": None, "bg_threshold": None, "seed": None,
 }
 
 _PATH_KINDS = ("npz", "folder", "cure-tsr")
-_KNOWN_NAMED = ("gtsrb", "mnist", "svhn")
+_KNOWN_NAMED = tuple(NAMED_SETS)
+#: Prefixes that make ``KIND:REST`` something other than a bare path.
+_KINDS = _PATH_KINDS + ("tv", "mnist-sample")
 _SPLITS = ("train", "test", "val", "valid", "extra")
 
 
@@ -165,15 +186,23 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _unknown_spec(spec: str, why: str, root: str | os.PathLike | None = None) -> ValueError:
-    named = ""
+def _unknown_spec(spec: str, why: str, root: str | os.PathLike | None = None, word: str | None = None) -> ValueError:
+    """The one "cannot parse" error: the bad part, every form, the option keys, the named sets
+    under the data root and, for a mistyped ``word``, the closest known names."""
+    named, sets = "", []
     try:
         sets = list_named_sets(resolve_root(root))
         if sets:
             named = f" Named sets under the data root: {', '.join(sets)}."
     except FileNotFoundError:
         pass
-    return ValueError(f"cannot parse data spec {spec!r}: {why}. Forms: {'; '.join(SPEC_FORMS)}, each "
+    close = ""
+    if word:
+        pool = list(OPTION_KEYS) if why.startswith("unknown option") else [*_KNOWN_NAMED, *_KINDS, *sets]
+        matches = difflib.get_close_matches(word.lower(), pool, n=3, cutoff=0.6)
+        if matches:
+            close = f" Did you mean {' or '.join(repr(m) for m in matches)}?"
+    return ValueError(f"cannot parse data spec {spec!r}: {why}.{close} Forms: {'; '.join(SPEC_FORMS)}, each "
                       f"optionally followed by ?key=value&... (keys: {', '.join(OPTION_KEYS)}).{named}")
 
 
@@ -199,12 +228,14 @@ def parse_spec(spec: str, root: str | os.PathLike | None = None) -> DatasetSpec:
             if not eq:
                 raise _unknown_spec(text, f"option {part!r} has no '=' (write key=value)", root)
             if key not in OPTION_KEYS:
-                raise _unknown_spec(text, f"unknown option {key!r}", root)
+                raise _unknown_spec(text, f"unknown option {key!r}", root, word=key)
             if key in options:
                 raise _unknown_spec(text, f"option {key!r} given twice", root)
             options[key] = value.strip()
     kind, colon, rest = source.partition(":")
     kind = kind.strip().lower()
+    if kind not in _KINDS and _looks_like_path(source):
+        return _bare_path(source.strip(), options, text, root)
     if kind in _PATH_KINDS:
         if not rest.strip():
             raise _unknown_spec(text, f"{kind}: needs a path, e.g. {kind}:/data/x", root)
@@ -220,8 +251,31 @@ def parse_spec(spec: str, root: str | os.PathLike | None = None) -> DatasetSpec:
     if kind == "mnist-sample":
         return DatasetSpec("mnist-sample", "mnist-sample", split, options, text)
     if not kind or not kind.replace("-", "").replace("_", "").isalnum():
-        raise _unknown_spec(text, f"unknown source {source!r}", root)
-    return DatasetSpec("named", kind, split, options, text)
+        raise _unknown_spec(text, f"unknown source {source!r}", root, word=kind)
+    return DatasetSpec("named", canonical_name(kind), split, options, text)
+
+
+def _sources(kinds: tuple[str, ...]) -> str:
+    """Kinds as a user reads them: ``tv:`` sources, the named sets by name."""
+    return " and ".join(f"the named sets {', '.join(_KNOWN_NAMED)}" if k == "named" else f"{k}: sources"
+                        for k in kinds)
+
+
+def _looks_like_path(source: str) -> bool:
+    # a plain token ("mnist", "toy") stays a named set even if a folder of that name exists in
+    # the current directory; a separator, a leading "."/"~" or ".npz" makes it a path
+    s = source.strip()
+    return ("/" in s or "\\" in s or s.startswith(("~", ".")) or s.lower().endswith(".npz"))
+
+
+def _bare_path(source: str, options: dict[str, Any], text: str, root: str | os.PathLike | None) -> DatasetSpec:
+    """``a.npz`` → ``npz:a.npz``; an existing directory → ``folder:DIR``; else the parse error."""
+    if source.lower().endswith(".npz"):
+        return DatasetSpec("npz", source, None, options, text)
+    if _resolve_file(source, root).is_dir():
+        return DatasetSpec("folder", source.rstrip("/\\") or source, None, options, text)
+    raise _unknown_spec(text, f"{source!r} is neither a .npz file nor an existing directory "
+                              f"(bare paths: PATH.npz or DIR/)", root, word=Path(source).name)
 
 
 # -- option helpers -------------------------------------------------------------------------
@@ -310,15 +364,25 @@ def _load_source(s: DatasetSpec, root: str | os.PathLike | None, split: str) -> 
         dl = _as_bool("download", o["download"]) if "download" in o else None
         return load_torchvision(s.arg, root=tv_root, split=split, variant=o.get("variant"),
                                 download=dl, size=size, channels=channels)
-    # named set under the data root
+    if s.arg in _KNOWN_NAMED:  # data root, then the cache, then torchvision (see .named)
+        dl = _as_bool("download", o["download"]) if "download" in o else False
+        return load_named_set(s.arg, split, root=root, variant=o.get("variant"), download=dl)
+    # any other folder of .npz files under the data root
+    # a folder in the current directory typed without a separator is still a name; say how to mean it
+    hint = f"; for the folder ./{s.arg} write {s.arg}/ or folder:{s.arg}" if Path(s.arg).is_dir() else ""
     try:
         data_root = resolve_root(root)
-    except FileNotFoundError as err:
-        if s.arg in _KNOWN_NAMED:
-            raise FileNotFoundError(f"data set {s.arg!r}: {err}") from None
-        raise _unknown_spec(s.text, f"unknown source {s.arg!r}", root) from None
-    if s.arg not in _KNOWN_NAMED and not (data_root / s.arg).is_dir():
-        raise _unknown_spec(s.text, f"unknown source {s.arg!r} (no folder {data_root / s.arg})", root)
+    except FileNotFoundError:
+        raise _unknown_spec(s.text, f"unknown source {s.arg!r} (no data root found{hint})", root,
+                            word=s.arg) from None
+    if not (data_root / s.arg).is_dir():
+        raise _unknown_spec(s.text, f"unknown source {s.arg!r} (no folder {data_root / s.arg}{hint})", root,
+                            word=s.arg)
+    # checked after the name, so that a mistyped name is reported as such, not as a bad option
+    for key in ("download", "variant"):
+        if key in o:
+            raise ValueError(f"option {key}= applies only to {_sources(OPTION_KEYS[key] or ())}, not to "
+                             f"{s.text!r}.")
     files = named_set_files(data_root, s.arg, split)
     return load_npz(files, classes=KNOWN_CLASS_NAMES.get(s.arg))
 
@@ -356,14 +420,38 @@ def synthesize(ds: ImageDataset, challenge: str, level: int, generator: torch.Ge
     return ds.replace(x=x, meta=meta)
 
 
+def with_download(spec: str) -> str:
+    """``spec`` with ``download=1`` added when its source can be downloaded (a named set that
+    falls back to torchvision, or ``tv:``) and it does not say ``download=`` itself; any other
+    spec, or one that does not parse, comes back unchanged (its loader reports the problem).
+    The CLI's ``--download`` uses it, so the flag means exactly ``?download=1``.
+
+    Example:
+        >>> with_download("fashion-mnist:test?limit=10"), with_download("a.npz")
+        ('fashion-mnist:test?limit=10&download=1', 'a.npz')
+    """
+    try:
+        s = parse_spec(spec)
+    except ValueError:
+        return spec
+    if "download" in s.options or not (s.kind == "tv" or (s.kind == "named" and s.arg in _KNOWN_NAMED)):
+        return spec
+    return spec + ("&" if "?" in spec else "?") + "download=1"
+
+
 def load_dataset(spec: str, root: str | os.PathLike | None = None, split: str = "train",
-                 **options: Any) -> ImageDataset:
+                 download: bool | None = None, **options: Any) -> ImageDataset:
     """Load the data set a spec string names (grammar in this module's docstring).
 
     Args:
         spec: e.g. ``"gtsrb:train?classes=largest10&brightness=<40"``.
-        root: the data root (default: ``$NUISANCE_ZOO_DATA``, else ``../shared/data``).
+        root: the data root (default: ``$NUISANCE_ZOO_DATA``, else ``../shared/data``); the
+            named sets are then looked for in the dataset cache.
         split: used when the spec names no split.
+        download: let torchvision download a named or ``tv:`` set that is nowhere on disk (into
+            the dataset cache, converted once to ``.npz``); overrides the spec's ``download=``.
+            Sources that never download (files, folders, the bundled sample) ignore it, so a
+            caller can pass the user's ``--download`` with any spec.
         **options: the same options as the spec's ``?key=value`` part, as Python values
             (``brightness=(None, 40)``, ``labels=[0, 1]``, ``size=32``); they override the spec's.
 
@@ -382,6 +470,8 @@ def load_dataset(spec: str, root: str | os.PathLike | None = None, split: str = 
         (3, [0, 1])
     """
     s = parse_spec(spec, root)
+    if download is not None and (s.kind == "tv" or (s.kind == "named" and s.arg in _KNOWN_NAMED)):
+        s.options["download"] = bool(download)
     for key, value in options.items():
         key = key.lower()
         if key not in OPTION_KEYS:
@@ -390,8 +480,7 @@ def load_dataset(spec: str, root: str | os.PathLike | None = None, split: str = 
     o = s.options
     for key, kinds in OPTION_KEYS.items():
         if key in o and kinds is not None and s.kind not in kinds:
-            raise ValueError(f"option {key}= applies only to {', '.join(k + ':' for k in kinds)} sources, "
-                             f"not to {spec!r}.")
+            raise ValueError(f"option {key}= applies only to {_sources(kinds)}, not to {spec!r}.")
     eff_split = str(o.get("split") or s.split or split).lower()
     seed = _as_int("seed", o.get("seed", 0))
 

@@ -163,6 +163,7 @@ class TestTorchvision:
             load_dataset("tv:KMNIST?download=0", root=tv_root)
         msg = str(e.value)
         assert str(tv_root) in msg and "KMNIST/raw" in msg and "downloading is off" in msg
+        assert "?download=1" in msg and "--download" in msg
         with pytest.raises(ValueError, match="known: .*FashionMNIST"):
             load_dataset("tv:NotASet", root=tv_root)
 
@@ -174,8 +175,10 @@ class TestTorchvision:
 
         monkeypatch.setattr(tvd.KMNIST, "download", offline)
         monkeypatch.delenv("NUISANCE_ZOO_OFFLINE", raising=False)
+        with pytest.raises(FileNotFoundError, match=r"downloading is off.*\?download=1"):
+            load_dataset("tv:KMNIST", root=tv_root)  # no download unless asked: offline() is not reached
         with pytest.raises(FileNotFoundError) as e:
-            load_dataset("tv:KMNIST", root=tv_root)  # download allowed by default
+            load_dataset("tv:KMNIST?download=1", root=tv_root)
         msg = str(e.value)
         assert "downloading it failed" in msg and "no network" in msg and str(tv_root) in msg
         assert "--data-root" in msg

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nuisance_zoo.data import load_dataset, parse_spec
-from nuisance_zoo.data.paths import DATA_ENV
+from nuisance_zoo.data.paths import CACHE_ENV, DATA_ENV
 
 from ._fakes import const_images, fake_root, write_npz
 
@@ -14,6 +14,7 @@ from ._fakes import const_images, fake_root, write_npz
 @pytest.fixture
 def root(tmp_path, monkeypatch):
     monkeypatch.delenv(DATA_ENV, raising=False)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))  # named sets fall back to the cache: keep it empty
     return fake_root(tmp_path)
 
 
@@ -129,8 +130,10 @@ class TestOptions:
         assert ds.y.tolist() == [0, 1]
 
     def test_option_for_wrong_source(self, root):
-        with pytest.raises(ValueError, match="applies only to tv:"):
+        with pytest.raises(ValueError, match="applies only to tv: sources and the named sets gtsrb, .*emnist"):
             load_dataset("toy?variant=letters", root=root)
+        with pytest.raises(ValueError, match="download= applies only to tv: sources and the named sets"):
+            load_dataset("toy.npz?download=1", root=root)
 
     def test_npz_paths(self, root, tmp_path, monkeypatch):
         a = write_npz(tmp_path / "a.npz", const_images([1, 2], c=1), [0, 1])
