@@ -447,7 +447,10 @@ class Compose(NuisanceModel):
 
     δ is the concatenation ``[δ1, δ2, ...]``; the prior is the product of the priors,
     ``project`` projects each block, and the composition is differentiable when every part is.
-    ``G2 @ G1`` is ``Compose([G1, G2])``; nested compositions are flattened.
+    Every other question of the contract (``bounds``, ``delta_scale``, ``reference_delta``,
+    ``delta_range``, ``identity_delta``, ``input_spec``) is answered by asking the parts, so a
+    composition goes wherever a single model goes. ``G2 @ G1`` is ``Compose([G1, G2])``; nested
+    compositions are flattened (``parts()`` lists them in order).
 
     Example:
         >>> import torch, nuisance_zoo as nz
@@ -456,6 +459,8 @@ class Compose(NuisanceModel):
         True
         >>> G(torch.rand(2, 3, 32, 32)).shape
         torch.Size([2, 3, 32, 32])
+        >>> G.delta_scale()                                   # brightness's box, then haze's
+        tensor([6.0000, 3.0000, 0.5000])
     """
 
     def __init__(self, models: Sequence[NuisanceModel]) -> None:
