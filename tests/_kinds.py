@@ -85,12 +85,18 @@ def composed3() -> nz.NuisanceModel:
     return nz.load("haze") @ nz.Compose([adapted(), learned()])
 
 
+def composed_boxes() -> nz.NuisanceModel:
+    """Three parts that all have a Δ box (so the composition has one): brightness, haze, gamma."""
+    return adapted() @ nz.load("haze") @ known()
+
+
 KINDS: dict[str, Callable[[], nz.NuisanceModel]] = {
     "known": known,
     "learned": learned,
     "structured": structured,
     "composed2": composed2,
     "composed3": composed3,
+    "composed-boxes": composed_boxes,
     "adapted": adapted,
 }
 

@@ -1,7 +1,8 @@
 """Every public entry point × every kind of model (issue 8, item 2).
 
 Kinds (``tests/_kinds.py``): known, learned (MUNIT-style), structured, composed two deep
-(known + learned) and three deep (adapted + learned + known), adapted (a plain function behind
+(known + learned) and three deep (adapted + learned + known; and three known/adapted parts, whose
+Δ is a box), adapted (a plain function behind
 the base API). Entry points: the contract's questions, ``forward``/``forward_multi``, the
 wrappers (MDA, MRT, MAT, PGD), ``evaluate`` (with its gradient search), ``delta_grid``,
 ``train``, ``save_pretrained``/``load`` and the CLI's ``info``/``grid``/``evaluate``.
@@ -301,6 +302,7 @@ def cli_names(tmp_path, monkeypatch):
             "structured": f"local-dir:{structured}",
             "composed2": f"local-dir:{learned} @ brightness",
             "composed3": f"haze @ local-dir:{learned} @ test-matrix-gamma",
+            "composed-boxes": "test-matrix-gamma @ haze @ brightness",
             "adapted": "test-matrix-gamma",
         }
     finally:

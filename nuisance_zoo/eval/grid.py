@@ -19,8 +19,6 @@ from torch import Tensor
 __all__ = ["delta_grid", "gallery", "save_image_grid", "load_image"]
 
 
-
-
 @torch.no_grad()
 def delta_grid(
     G,

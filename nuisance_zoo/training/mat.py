@@ -23,9 +23,9 @@ class MATWrapper(ModelBasedWrapper):
         δ_j ← Π_Δ[ δ_j + α · s² · ∇_δ ℓ(f(G(x_j, δ_j)), y_j) ]       (sign=False, the paper's raw step)
 
     i.e. steps of ``α`` in coordinates where Δ has unit width (:mod:`nuisance_zoo.training.search`,
-    the one search MAT, PGD and ``evaluate`` share), with the same criterion as the outer loss. The gradient of the batch sum gives each image
-    the gradient of its own loss, so the step does not depend on the batch size. Objective
-    (line 10, divided by ``m``)::
+    the one search MAT, PGD and ``evaluate`` share), with the same criterion as the outer loss.
+    The gradient of the batch sum gives each image the gradient of its own loss, so the step
+    does not depend on the batch size. Objective (line 10, divided by ``m``)::
 
         loss = (1/m) · Σ_j [ ℓ(G(x_j, δ_adv,j), y_j) + λ · ℓ(x_j, y_j) ]
 
