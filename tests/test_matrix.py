@@ -168,6 +168,9 @@ def test_mat_search_ascends_and_stays_in_delta(kind):
     x, y = labelled()
     w = nz.MATWrapper(net, G, k=3, step_size=0.05)
     d0 = w.start(x)
+    torch.testing.assert_close(d0, G.reference_delta(4))  # each part starts at its own neutral δ
+    if all(p.identity_delta() is not None for p in G.parts()):
+        torch.testing.assert_close(G(x, d0), x, atol=1e-5, rtol=0)  # "no nuisance"
     x_adv, d_adv = w.search(x, y)
     assert in_box(G, d_adv) and torch.isfinite(d_adv).all()
     torch.testing.assert_close(x_adv, G(x, d_adv), atol=1e-5, rtol=1e-4)

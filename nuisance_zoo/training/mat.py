@@ -29,10 +29,11 @@ class MATWrapper(ModelBasedWrapper):
 
         loss = (1/m) · Σ_j [ ℓ(G(x_j, δ_adv,j), y_j) + λ · ℓ(x_j, y_j) ]
 
-    Start: the paper's ``δ = 0``, read as "no nuisance": ``G.identity_delta`` when G defines
-    one (0 for additive models; 1 for a multiplicative factor), else ``Π_Δ(0)`` (the prior
-    mean of learned models); ``random_start=True`` starts from a prior draw instead, and an
-    explicit ``delta`` argument overrides both. Models with a normal prior have an unbounded
+    Start: the paper's ``δ = 0``, read as "no nuisance": ``G.reference_delta``, i.e. the
+    identity δ where G has one (0 for additive models; 1 for a multiplicative factor), else the
+    centre of the box, else the prior mean 0 of learned models; for a composition, each part's
+    own. ``random_start=True`` starts from a prior draw instead, and an explicit ``delta``
+    argument overrides both. Models with a normal prior have an unbounded
     Δ, so ``Π_Δ`` is the identity there, as in the paper.
 
     During the search the classifier is in eval mode (BatchNorm statistics frozen, dropout
@@ -115,10 +116,8 @@ class MATWrapper(ModelBasedWrapper):
         elif self.random_start:
             delta = self.G.sample_delta(b, generator=self.generator, device=x.device, dtype=dtype)
         else:
-            delta = self.G.identity_delta(b, device=x.device, dtype=dtype)
-            if delta is None:
-                delta = torch.zeros(b, self.G.delta_dim, device=x.device, dtype=dtype)
-            delta = delta.to(device=x.device, dtype=dtype)
+            # Per part for a composition: each part starts at its own identity.
+            delta = self.G.reference_delta(b, device=x.device, dtype=dtype)
         return self.G.project(delta).detach()
 
     def search(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor]:
