@@ -82,7 +82,7 @@ def make_wrapper(method: str, model: nn.Module, G) -> nn.Module | None:
         return MRTWrapper(model, G, k=k)
     if kind == "MDA":
         return MDAWrapper(model, G, k=k)
-    return MATWrapper(model, G, k=k, step_size=MAT_STEP)
+    return MATWrapper(model, G, k=k, step_size=MAT_STEP, sign=False)  # raw steps, like the reference below
 
 
 # ---------------------------------------------------------------- the step, as users run it

@@ -9,6 +9,7 @@ It imports nothing else from the package, so every other part can depend on it.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence, Union
 
 import torch
@@ -150,15 +151,125 @@ class NuisanceModel(nn.Module):
         self.delta_low = low_t.to(self.delta_low.device)
         self.delta_high = high_t.to(self.delta_high.device)
 
+    # The public questions below are the whole contract that training/, eval/, learned/ and
+    # the CLI may ask about Δ: they never read delta_low/delta_high or look inside a Compose.
+    @property
+    def device(self) -> torch.device:
+        """Where the model lives (the device its draws and δ defaults go to)."""
+        return self.delta_low.device
+
+    def bounds(self, device: torch.device | str | None = None,
+               dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor] | None:
+        """The Δ box ``(low, high)``, each of shape ``(delta_dim,)``, or None when Δ is not a box.
+
+        Args:
+            device: where to put the bounds (default: the model's device).
+            dtype: their dtype (default float64, as declared).
+
+        Example:
+            >>> import nuisance_zoo as nz
+            >>> low, high = nz.load("brightness").bounds()
+            >>> low.shape == high.shape == (1,)
+            True
+        """
+        if not (self.delta_low.numel() == self.delta_dim and self.delta_dim > 0):
+            return None
+        device = device if device is not None else self.device
+        dtype = dtype or self.delta_low.dtype
+        return self.delta_low.to(device=device, dtype=dtype), self.delta_high.to(device=device, dtype=dtype)
+
     @property
     def has_box(self) -> bool:
-        """Whether Δ is a bounded box (``project`` clamps into it)."""
-        return self.delta_low.numel() == self.delta_dim and self.delta_dim > 0
+        """Whether Δ is a bounded box (``project`` clamps into it); see :meth:`bounds`."""
+        return self.bounds() is not None
+
+    def delta_scale(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Tensor:
+        """The natural unit of each coordinate of δ, shape ``(delta_dim,)``.
+
+        The box width ``high - low`` for a box, the prior's standard deviation (1) for N(0, I).
+        Gradient searches take their steps in these units (``training.search``), so a step
+        size means the same thing on every model. Models whose Δ is neither (an ℓ2 ball)
+        return 1 unless they override this.
+
+        Example:
+            >>> import nuisance_zoo as nz
+            >>> nz.load("rotation").delta_scale()     # a ±30° box is 60° wide
+            tensor([60.])
+        """
+        device = device if device is not None else self.device
+        dtype = dtype or torch.float32
+        box = self.bounds(device=device, dtype=dtype)
+        if box is not None:
+            return box[1] - box[0]
+        return torch.ones(self.delta_dim, device=device, dtype=dtype)
+
+    def reference_delta(self, n: int = 1, device: torch.device | str | None = None,
+                        dtype: torch.dtype | None = None) -> Tensor:
+        """The "neutral" δ, shape ``(n, delta_dim)``: the identity where the model has one, else the
+        centre of the box, else the prior's mean (0). Grids hold the coordinates they do not
+        sweep here; MAT starts here.
+
+        Example:
+            >>> import nuisance_zoo as nz
+            >>> nz.load("contrast").reference_delta()     # the identity: factor 1
+            tensor([[1.]])
+        """
+        device = device if device is not None else self.device
+        dtype = dtype or torch.float32
+        ident = self.identity_delta(n, device=device, dtype=dtype)
+        if ident is not None:
+            return ident
+        box = self.bounds(device=device, dtype=dtype)
+        if box is not None:
+            return ((box[0] + box[1]) / 2).expand(n, -1).clone()
+        return torch.zeros(n, self.delta_dim, device=device, dtype=dtype)
+
+    def delta_range(self, device: torch.device | str | None = None,
+                    dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
+        """A finite interval per coordinate to sweep in grids, ``(low, high)`` of shape ``(delta_dim,)``.
+
+        The box where there is one; ±2σ around the mean for a normal prior (as MUNIT's style
+        grids); otherwise :meth:`reference_delta` ± half of :meth:`delta_scale`.
+        """
+        device = device if device is not None else self.device
+        dtype = dtype or torch.float32
+        box = self.bounds(device=device, dtype=dtype)
+        if box is not None:
+            return box
+        centre = self.reference_delta(1, device=device, dtype=dtype)[0]
+        half = self.delta_scale(device=device, dtype=dtype) * (2.0 if self.prior == "normal" else 0.5)
+        return centre - half, centre + half
+
+    def input_spec(self) -> dict:
+        """What images the model accepts: ``{"channels", "size": [H, W], "range": [0.0, 1.0]}``.
+
+        ``channels`` or ``size`` is None when any is accepted (known models take any size).
+        Learned models report what they were trained on.
+        """
+        return {"channels": None, "size": None, "range": [0.0, 1.0]}
+
+    def parts(self) -> list["NuisanceModel"]:
+        """The models applied in order: ``[self]``, or a composition's parts (flattened)."""
+        return [self]
+
+    def save_pretrained(self, save_directory, **kwargs) -> Path:
+        """Write the model as a folder :func:`nuisance_zoo.load` reads (``local-dir:PATH``).
+
+        Learned models implement this (``PretrainedMixin``). Models without weights are rebuilt
+        from their name and arguments, so this raises a ``TypeError`` that says so.
+        """
+        raise TypeError(
+            f"{type(self).__name__} cannot be saved with save_pretrained: only learned models have a "
+            f"weights folder. Rebuild it with nz.load(name, **kwargs)"
+            + (", and rebuild a composition from its parts (save each learned part, then "
+               "nz.load('local-dir:A') @ nz.load('B'))." if len(self.parts()) > 1 else ".")
+        )
 
     def delta_space(self) -> dict:
         """A plain description of Δ: names, bounds (None when unbounded) and the prior."""
-        if self.has_box:
-            bounds = [[float(a), float(b)] for a, b in zip(self.delta_low.tolist(), self.delta_high.tolist())]
+        box = self.bounds()
+        if box is not None:
+            bounds = [[float(a), float(b)] for a, b in zip(box[0].tolist(), box[1].tolist())]
         else:
             bounds = None
         names = list(self.delta_names) or [f"d{i}" for i in range(self.delta_dim)]
@@ -183,18 +294,18 @@ class NuisanceModel(nn.Module):
         device, dtype = self._draw_placement(n, generator, device, dtype)
         if self.prior == "normal":
             return torch.randn(n, self.delta_dim, generator=generator, device=device, dtype=dtype)
-        if not self.has_box:
+        box = self.bounds(device=device, dtype=dtype)
+        if box is None:
             raise NotImplementedError(f"{type(self).__name__} has a uniform prior but no Δ box.")
         u = torch.rand(n, self.delta_dim, generator=generator, device=device, dtype=dtype)
-        low = self.delta_low.to(device=device, dtype=dtype)
-        high = self.delta_high.to(device=device, dtype=dtype)
+        low, high = box
         return low + (high - low) * u
 
     def _draw_placement(self, n: int, generator: torch.Generator | None, device, dtype) -> tuple:
         """Check ``sample_delta``'s arguments; return where and in which dtype to draw."""
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"n must be a non-negative int, got {n!r}.")
-        device = torch.device(device) if device is not None else self.delta_low.device
+        device = torch.device(device) if device is not None else self.device
         if generator is not None and generator.device.type != device.type:
             raise ValueError(
                 f"generator is on {generator.device} but the draws go to {device}; "
@@ -204,10 +315,10 @@ class NuisanceModel(nn.Module):
 
     def project(self, delta: Tensor) -> Tensor:
         """Π_Δ: the closest point of Δ (a clamp onto the box; identity when unbounded)."""
-        if not self.has_box:
+        box = self.bounds(device=delta.device, dtype=delta.dtype)
+        if box is None:
             return delta
-        low = self.delta_low.to(device=delta.device, dtype=delta.dtype)
-        high = self.delta_high.to(device=delta.device, dtype=delta.dtype)
+        low, high = box
         return torch.maximum(torch.minimum(delta, high), low)
 
     #: The δ that leaves images unchanged (one row), or None when there is none. Subclasses set
@@ -220,9 +331,10 @@ class NuisanceModel(nn.Module):
         if self.identity_point is None:
             return None
         ident = torch.as_tensor(self.identity_point, dtype=torch.float64)
-        if self.has_box and bool(((ident < self.delta_low.cpu()) | (ident > self.delta_high.cpu())).any()):
+        box = self.bounds(device="cpu", dtype=torch.float64)
+        if box is not None and bool(((ident < box[0]) | (ident > box[1])).any()):
             return None
-        device = device if device is not None else self.delta_low.device
+        device = device if device is not None else self.device
         return ident.to(device=device, dtype=dtype or torch.float32).expand(n, -1).clone()
 
     # ------------------------------------------------------------------ the maps
@@ -335,7 +447,10 @@ class Compose(NuisanceModel):
 
     δ is the concatenation ``[δ1, δ2, ...]``; the prior is the product of the priors,
     ``project`` projects each block, and the composition is differentiable when every part is.
-    ``G2 @ G1`` is ``Compose([G1, G2])``; nested compositions are flattened.
+    Every other question of the contract (``bounds``, ``delta_scale``, ``reference_delta``,
+    ``delta_range``, ``identity_delta``, ``input_spec``) is answered by asking the parts, so a
+    composition goes wherever a single model goes. ``G2 @ G1`` is ``Compose([G1, G2])``; nested
+    compositions are flattened (``parts()`` lists them in order).
 
     Example:
         >>> import torch, nuisance_zoo as nz
@@ -344,6 +459,8 @@ class Compose(NuisanceModel):
         True
         >>> G(torch.rand(2, 3, 32, 32)).shape
         torch.Size([2, 3, 32, 32])
+        >>> G.delta_scale()                                   # brightness's box, then haze's
+        tensor([6.0000, 3.0000, 0.5000])
     """
 
     def __init__(self, models: Sequence[NuisanceModel]) -> None:
@@ -366,13 +483,57 @@ class Compose(NuisanceModel):
         self.prior = priors.pop() if len(priors) == 1 else "product"
         self.gray_policy = "see parts"
         self._splits = [m.delta_dim for m in flat]
+        # Fail at composition, not at the first call, when the parts accept no common image.
+        self.input_spec()
 
     def _split(self, delta: Tensor) -> list[Tensor]:
         return list(torch.split(delta, self._splits, dim=-1))
 
-    @property
-    def has_box(self) -> bool:
-        return all(m.has_box for m in self.models)
+    def parts(self) -> list[NuisanceModel]:
+        return list(self.models)
+
+    def _cat(self, per_part: list) -> Tensor:
+        return torch.cat(per_part, dim=-1)
+
+    def bounds(self, device=None, dtype=None):
+        """The product box when every part has one (else None: a normal-prior part is unbounded)."""
+        device = device if device is not None else self.device
+        boxes = [m.bounds(device=device, dtype=dtype or torch.float64) for m in self.models]
+        if any(b is None for b in boxes):
+            return None
+        return self._cat([b[0] for b in boxes]), self._cat([b[1] for b in boxes])
+
+    def delta_scale(self, device=None, dtype=None) -> Tensor:
+        device = device if device is not None else self.device
+        return self._cat([m.delta_scale(device=device, dtype=dtype) for m in self.models])
+
+    def reference_delta(self, n: int = 1, device=None, dtype=None) -> Tensor:
+        # Per part: a part without an identity still lets the others keep theirs.
+        device = device if device is not None else self.device
+        return self._cat([m.reference_delta(n, device=device, dtype=dtype) for m in self.models])
+
+    def delta_range(self, device=None, dtype=None) -> tuple[Tensor, Tensor]:
+        device = device if device is not None else self.device
+        ranges = [m.delta_range(device=device, dtype=dtype) for m in self.models]
+        return self._cat([r[0] for r in ranges]), self._cat([r[1] for r in ranges])
+
+    def input_spec(self) -> dict:
+        """What every part accepts (each part sees an image of the input's shape)."""
+        spec: dict = {"channels": None, "size": None, "range": [0.0, 1.0]}
+        for m in self.models:
+            part = m.input_spec()
+            for key in ("channels", "size"):
+                want = part.get(key)
+                if want is None:
+                    continue
+                want = list(want) if key == "size" else want
+                if spec[key] is not None and spec[key] != want:
+                    raise ValueError(
+                        f"Compose: the parts accept no common image: {type(m).__name__} needs {key} "
+                        f"{want}, an earlier part needs {spec[key]}."
+                    )
+                spec[key] = want
+        return spec
 
     def delta_space(self) -> dict:
         names, bounds = [], []
@@ -384,7 +545,7 @@ class Compose(NuisanceModel):
                 "parts": [m.delta_space() for m in self.models]}
 
     def sample_delta(self, n, generator=None, device=None, dtype=None) -> Tensor:
-        device = torch.device(device) if device is not None else self.delta_low.device
+        device = torch.device(device) if device is not None else self.device
         return torch.cat([m.sample_delta(n, generator=generator, device=device, dtype=dtype) for m in self.models], dim=-1)
 
     def project(self, delta: Tensor) -> Tensor:

@@ -6,7 +6,9 @@ revision and the sha256 of its weights; :mod:`nuisance_zoo.hub` turns it into a 
 folder and :func:`build_from_folder` turns the folder's ``config.json`` into a model through
 the architecture table (``register_architecture``).
 
-Names also accept the prefixes ``hf-hub:ORG/REPO[@REVISION]`` and ``local-dir:PATH``.
+Names also accept the prefixes ``hf-hub:ORG/REPO[@REVISION]`` and ``local-dir:PATH``, and
+compositions written as in Python, with spaces around ``@``: ``"haze @ brightness"`` is
+``load("haze") @ load("brightness")`` (brightness first), so the CLI can name them too.
 
 The tables and the decorators live in :mod:`nuisance_zoo.catalogue`, at the base of the
 package, so that models register themselves without importing this layer; this module imports
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +60,27 @@ def list_models(pattern: str = "*", kind: str | None = None) -> list[str]:
                   if fnmatch.fnmatchcase(n, pattern) and (kind is None or e.kind == kind))
 
 
+# " @ " with spaces: "hf-hub:ORG/REPO@REV" (no spaces) stays one name.
+_COMPOSE_SEP = re.compile(r"\s+@\s+")
+
+
+def _composition(name: str) -> list[str] | None:
+    """The part names of ``"G2 @ G1"`` (in the written order), or None for a single name."""
+    parts = _COMPOSE_SEP.split(name.strip())
+    if len(parts) < 2:
+        return None
+    if any(not p for p in parts):
+        raise ValueError(f"bad composition {name!r}: write it as 'G2 @ G1' with a name on each side of each '@'.")
+    return parts
+
+
 def load(name: str, **kwargs: Any) -> NuisanceModel:
     """Build a nuisance model by name; keyword arguments configure it.
 
     Args:
-        name: a registered name (``list_models()``), ``"hf-hub:ORG/REPO[@REVISION]"``, or
-            ``"local-dir:PATH"`` (a folder with ``config.json`` and ``model.safetensors``).
+        name: a registered name (``list_models()``), ``"hf-hub:ORG/REPO[@REVISION]"``,
+            ``"local-dir:PATH"`` (a folder with ``config.json`` and ``model.safetensors``), or a
+            composition of those, ``"G2 @ G1"`` (G1 applied first, as in Python).
         **kwargs: passed to the model's constructor, e.g. ``load("haze", max_density=2.0)``.
 
     Returns:
@@ -73,9 +91,21 @@ def load(name: str, **kwargs: Any) -> NuisanceModel:
         >>> G = nz.load("contrast")
         >>> G.delta_dim
         1
+        >>> nz.load("haze @ contrast").delta_dim     # contrast, then haze
+        3
     """
     if not isinstance(name, str):
         raise TypeError(f"model name must be a str, got {type(name).__name__}")
+    parts = _composition(name)
+    if parts is not None:
+        if kwargs:
+            raise TypeError(f"load({name!r}, ...): keyword arguments configure one model; build a configured "
+                            f"composition in Python: nz.load('a', ...) @ nz.load('b', ...).")
+        models = [load(p) for p in parts]
+        G = models[-1]
+        for m in reversed(models[:-1]):
+            G = m @ G
+        return G.eval()
     if name.startswith(("hf-hub:", "local-dir:")):
         # The zoo entries tell the hub which repos have a bundled copy to fall back on.
         folder = hub.resolve_folder(name, entries=pretrained_entries())
@@ -116,7 +146,11 @@ def info(name: str) -> dict:
         >>> nz.info("haze")["kind"]
         'known'
     """
-    if name.startswith(("hf-hub:", "local-dir:")):
+    if _composition(name) is not None:
+        model = load(name)
+        entry = ModelEntry(name=name, factory=type(model), kind=model.kind, source=name, license="see its parts",
+                           description=f"composition: {name} (the rightmost model is applied first)", paper="")
+    elif name.startswith(("hf-hub:", "local-dir:")):
         # Not registered: describe the model itself; source is where it came from.
         model = load(name)
         entry = ModelEntry(name=name, factory=type(model), kind=model.kind, source=name, license="see its model card",

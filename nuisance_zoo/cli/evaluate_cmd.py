@@ -25,7 +25,7 @@ def register(sub) -> None:
     p.add_argument("--k", type=int_at_least(1), default=10, help="prior draws per image (default 10)")
     p.add_argument("--steps", type=int_at_least(0), default=10, help="gradient-ascent steps on δ (default 10; 0: none)")
     p.add_argument("--step-size", type=float_above(0), default=None,
-                   help="ascent step as a fraction of Δ's width (default 2.5/steps)")
+                   help="ascent step as a fraction of Δ's width, or of the prior's std (default 2.5/steps)")
     p.add_argument("--batch-size", type=int_at_least(1), default=256, help="images per batch (default 256)")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the δ draws (default 0)")
     p.add_argument("--data-root", default=None, help="root folder for data specs")

@@ -40,7 +40,7 @@ def register(sub) -> None:
     p.add_argument("--lam", type=float_at_least(0), default=None, help="λ, weight of the clean term (default 1; pgd 0)")
     p.add_argument("--selection", choices=["batch", "sample"], default=None,
                    help="MRT: worst draw per batch (Algorithm 1) or per sample")
-    p.add_argument("--step-size", type=float_above(0), default=None, help="MAT/PGD ascent step")
+    p.add_argument("--step-size", type=float_above(0), default=None, help="ascent step: MAT relative to Δ's width or the prior's std (default 2.5/k); PGD absolute, in image units (default 0.01)")
     p.add_argument("--data", default="mnist-sample:train", help="training data spec (default mnist-sample:train)")
     p.add_argument("--test", action="append", default=[], metavar="NAME=SPEC",
                    help="a test domain evaluated every epoch (repeatable)")

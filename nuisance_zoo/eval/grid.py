@@ -19,16 +19,6 @@ from torch import Tensor
 __all__ = ["delta_grid", "gallery", "save_image_grid", "load_image"]
 
 
-def _axis_range(G, dim: int, value_range: tuple[float, float] | None) -> tuple[float, float]:
-    if value_range is not None:
-        return float(value_range[0]), float(value_range[1])
-    space = G.delta_space()
-    bounds = space.get("bounds")
-    if bounds is not None and bounds[dim] is not None:
-        return float(bounds[dim][0]), float(bounds[dim][1])
-    return -2.0, 2.0  # ±2σ of a N(0, 1) prior, as MUNIT's style grids use
-
-
 @torch.no_grad()
 def delta_grid(
     G,
@@ -40,14 +30,16 @@ def delta_grid(
 ) -> Tensor:
     """Apply G to one image over a regular grid on a 2-D (or 1-D) slice of Δ.
 
-    Coordinates of δ outside ``dims`` are held at ``base_delta`` (default: the identity δ if the
-    model has one, else the centre of the box, else 0 for a normal prior).
+    Coordinates of δ outside ``dims`` are held at ``base_delta`` (default:
+    ``G.reference_delta()``: the identity δ if the model has one, else the centre of the box,
+    else 0 for a normal prior; per part for a composition).
 
     Args:
         G: a nuisance model.
         image: ``(C, H, W)`` float in [0, 1] or uint8.
         dims: the one or two coordinates of δ to sweep.
-        value_range: ``(a, b)`` swept on every chosen axis; default: Δ's bounds (±2 for N(0, I)).
+        value_range: ``(a, b)`` swept on every chosen axis; default: ``G.delta_range()`` per axis
+            (Δ's bounds; ±2 for N(0, I)).
         steps: grid points per axis.
         base_delta: ``(delta_dim,)`` values for the other coordinates.
 
@@ -65,18 +57,21 @@ def delta_grid(
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}.")
     x = image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
+    x = x.to(G.device)
     if base_delta is None:
-        base = G.identity_delta(1, device=x.device, dtype=x.dtype)
-        if base is None:
-            if G.has_box:
-                base = ((G.delta_low + G.delta_high) / 2).to(x).unsqueeze(0)
-            else:
-                base = torch.zeros(1, G.delta_dim, device=x.device, dtype=x.dtype)
-        base = base[0]
+        base = G.reference_delta(1, device=x.device, dtype=x.dtype)[0]
     else:
         base = torch.as_tensor(base_delta, dtype=x.dtype, device=x.device).flatten()
-    axes = [torch.linspace(*_axis_range(G, d, value_range), steps, dtype=x.dtype) for d in dims]
-    rows = axes[0] if len(dims) == 2 else torch.zeros(1, dtype=x.dtype)
+        if base.numel() != G.delta_dim:
+            raise ValueError(f"base_delta must have G.delta_dim = {G.delta_dim} values, got {base.numel()}.")
+    if value_range is not None:
+        lo = [float(value_range[0])] * len(dims)
+        hi = [float(value_range[1])] * len(dims)
+    else:
+        low, high = G.delta_range(device="cpu", dtype=torch.float64)
+        lo, hi = [float(low[d]) for d in dims], [float(high[d]) for d in dims]
+    axes = [torch.linspace(a, b, steps, dtype=x.dtype, device=x.device) for a, b in zip(lo, hi)]
+    rows = axes[0] if len(dims) == 2 else torch.zeros(1, dtype=x.dtype, device=x.device)
     cols = axes[-1]
     delta = base.repeat(len(rows) * len(cols), 1)
     rr, cc = torch.meshgrid(rows, cols, indexing="ij")

@@ -7,7 +7,8 @@ For a classifier ``f`` and a model ``G`` the report gives, on a labelled set:
 - ``worst_of_k``: an image counts only if all ``k`` draws are classified correctly (the
   accuracy at each image's worst sampled δ under the 0-1 loss: MRT's global search);
 - ``gradient``: projected gradient ascent on the cross-entropy in δ (``steps`` signed steps
-  of ``step_size`` times the width of Δ, then ``G.project``), started from each image's
+  of ``step_size`` times the width of Δ, or the prior's std, then ``G.project``: the search of
+  :mod:`nuisance_zoo.training.search` that MAT and PGD use), started from each image's
   highest-loss sampled δ; an image counts only if every iterate is classified correctly
   (MAT's local search; only when ``G.differentiable``);
 - ``worst``: correct under every δ tried, sampled or found by gradient.
@@ -32,33 +33,34 @@ from torch import Tensor, nn
 from ..training.inputs import as_tensors, to_model_input
 # Re-exported: accuracy lives with the trainer, which must not import eval/ (one-way layers).
 from ..training.metrics import accuracy
+from ..training.search import projected_gradient_ascent
 
 __all__ = ["evaluate", "accuracy"]
 
 
-def _box_scale(G, dtype, device) -> Tensor:
-    """Per-coordinate step unit: the width of Δ (1 for an unbounded, N(0, I) prior)."""
-    if G.has_box:
-        return (G.delta_high - G.delta_low).to(device=device, dtype=dtype)
-    return torch.ones(G.delta_dim, device=device, dtype=dtype)
 
 
 def _gradient_search(model, G, x, y, delta0, steps, step_size):
     """Signed PGA on δ; returns a (B,) bool: correct at every iterate (the start included)."""
-    scale = _box_scale(G, x.dtype, x.device) * step_size
-    delta = delta0.detach().clone()
     ok = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
-    for _ in range(steps):
-        delta.requires_grad_(True)
+    # x was checked by forward_multi already: encode once and decode per step, which skips the
+    # per-call input checks (and their host syncs) and the re-encoding.
+    with torch.no_grad():
+        content = G.encode(x)
+
+    def grad_fn(delta: Tensor) -> Tensor:
+        nonlocal ok
         with torch.enable_grad():
-            logits = model(G(x, delta))
+            logits = model(G.decode(content, delta).to(x.dtype))
             # Sum, not mean: each image's δ gets its own gradient, unscaled by the batch size.
             loss = F.cross_entropy(logits, y, reduction="sum")
             (grad,) = torch.autograd.grad(loss, delta)
-        ok &= logits.argmax(1) == y
-        delta = G.project(delta.detach() + scale * grad.sign())
+        ok = ok & (logits.argmax(1) == y)  # a tensor op: no host sync per step
+        return grad
+
+    delta = projected_gradient_ascent(G, delta0.to(x.dtype), grad_fn, steps, step_size, sign=True)
     with torch.no_grad():
-        ok &= model(G(x, delta)).argmax(1) == y
+        ok &= model(G.decode(content, delta).to(x.dtype)).argmax(1) == y
     return ok
 
 

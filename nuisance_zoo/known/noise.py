@@ -187,6 +187,11 @@ class AdditiveL2(_Additive):
                             torch.ones_like(norm))
         return delta * scale
 
+    def delta_scale(self, device=None, dtype=None) -> Tensor:
+        """``2·eps`` per coordinate: the ball's extent along each axis (the unit of gradient steps)."""
+        device = device if device is not None else self.device
+        return torch.full((self.delta_dim,), 2.0 * self.eps, device=device, dtype=dtype or torch.float32)
+
 
 @register_model("noise")
 class CameraNoise(NuisanceModel):

@@ -106,9 +106,11 @@ class StructuredGenerator(PretrainedMixin, NuisanceModel):
         models = []
         for name in chain:
             m = create(name)
-            if m.kind != "known" or not m.has_box or not m.differentiable:
-                raise ValueError(f"StructuredGenerator: chain entry {name!r} must be a differentiable known model "
-                                 f"with a bounded Δ box (kind={m.kind!r}, box={m.has_box}, "
+            # What the squashing needs, asked through the contract: a box to squash into and a
+            # gradient through the model (whatever kind of model provides them).
+            if m.bounds() is None or not m.differentiable:
+                raise ValueError(f"StructuredGenerator: chain entry {name!r} must be a differentiable model "
+                                 f"with a bounded Δ box (box={m.has_box}, "
                                  f"differentiable={m.differentiable}); e.g. {list(DEFAULT_CHAIN)}.")
             models.append(m)
         self.delta_dim = delta_dim
@@ -120,8 +122,8 @@ class StructuredGenerator(PretrainedMixin, NuisanceModel):
         self.models = nn.ModuleList(models)
         self._splits = [m.delta_dim for m in models]
         # Bounds of K's parameters; non-persistent, they come from the known models, not the weights.
-        self.register_buffer("param_low", torch.cat([m.delta_low for m in models]).float(), persistent=False)
-        self.register_buffer("param_high", torch.cat([m.delta_high for m in models]).float(), persistent=False)
+        self.register_buffer("param_low", torch.cat([m.bounds()[0] for m in models]).float(), persistent=False)
+        self.register_buffer("param_high", torch.cat([m.bounds()[1] for m in models]).float(), persistent=False)
 
         n_in, n_out = delta_dim + _summary_dim(summary, channels), sum(self._splits)
         net: list[nn.Module] = []
@@ -135,12 +137,7 @@ class StructuredGenerator(PretrainedMixin, NuisanceModel):
 
     def _init_at_identity(self) -> None:
         """Zero last-layer weights; biases at the logits of the chain's identity parameters."""
-        ident = []
-        for m in self.models:
-            d = m.identity_delta(1, dtype=torch.float64)
-            mid = (m.delta_low + m.delta_high) / 2
-            ident.append(d[0] if d is not None else mid)
-        ident_t = torch.cat(ident)
+        ident_t = torch.cat([m.reference_delta(1, dtype=torch.float64)[0] for m in self.models])
         low, high = self.param_low.double(), self.param_high.double()
         frac = ((ident_t - low) / (high - low).clamp_min(1e-12)).clamp(_EDGE_FRACTION, 1 - _EDGE_FRACTION)
         last = self.mlp[-1]

@@ -15,8 +15,10 @@ from .mda import MDAWrapper
 from .mrt import MRTWrapper
 from .pgd import PGDWrapper
 from .wrapper import ModelBasedWrapper, per_sample_criterion
+from .search import projected_gradient_ascent, relative_step
 from .classifiers import create_classifier, load_classifier, paper_cnn, save_classifier
 from .trainer import TrainResult, train
 
 __all__ = ["ModelBasedWrapper", "MDAWrapper", "MRTWrapper", "MATWrapper", "PGDWrapper", "per_sample_criterion",
+           "projected_gradient_ascent", "relative_step",
            "train", "TrainResult", "paper_cnn", "create_classifier", "load_classifier", "save_classifier"]

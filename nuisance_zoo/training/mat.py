@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from ..base import NuisanceModel, check_delta, check_image
+from .search import projected_gradient_ascent
 from .wrapper import ModelBasedWrapper, search_mode
 
 __all__ = ["MATWrapper"]
@@ -15,21 +16,24 @@ __all__ = ["MATWrapper"]
 class MATWrapper(ModelBasedWrapper):
     r"""Train on δ found by ``k`` steps of projected gradient ascent in Δ (MAT-k).
 
-    Search (lines 4-8 of Algorithm 2), per image ``j`` and step::
+    Search (lines 4-8 of Algorithm 2), per image ``j`` and step, with ``s = G.delta_scale()``
+    (the box width per coordinate, or the prior's std)::
 
-        δ_j ← Π_Δ[ δ_j + α · ∇_δ ℓ(f(G(x_j, δ_j)), y_j) ]        (sign=False, the paper)
-        δ_j ← Π_Δ[ δ_j + α · sign(∇_δ ℓ(f(G(x_j, δ_j)), y_j)) ]  (sign=True, PGD-style)
+        δ_j ← Π_Δ[ δ_j + α · s · sign(∇_δ ℓ(f(G(x_j, δ_j)), y_j)) ]  (sign=True, the default)
+        δ_j ← Π_Δ[ δ_j + α · s² · ∇_δ ℓ(f(G(x_j, δ_j)), y_j) ]       (sign=False, the paper's raw step)
 
-    with the same criterion as the outer loss. The gradient of the batch sum gives each image
-    the gradient of its own loss, so the step does not depend on the batch size. Objective
-    (line 10, divided by ``m``)::
+    i.e. steps of ``α`` in coordinates where Δ has unit width (:mod:`nuisance_zoo.training.search`,
+    the one search MAT, PGD and ``evaluate`` share), with the same criterion as the outer loss.
+    The gradient of the batch sum gives each image the gradient of its own loss, so the step
+    does not depend on the batch size. Objective (line 10, divided by ``m``)::
 
         loss = (1/m) · Σ_j [ ℓ(G(x_j, δ_adv,j), y_j) + λ · ℓ(x_j, y_j) ]
 
-    Start: the paper's ``δ = 0``, read as "no nuisance": ``G.identity_delta`` when G defines
-    one (0 for additive models; 1 for a multiplicative factor), else ``Π_Δ(0)`` (the prior
-    mean of learned models); ``random_start=True`` starts from a prior draw instead, and an
-    explicit ``delta`` argument overrides both. Models with a normal prior have an unbounded
+    Start: the paper's ``δ = 0``, read as "no nuisance": ``G.reference_delta``, i.e. the
+    identity δ where G has one (0 for additive models; 1 for a multiplicative factor), else the
+    centre of the box, else the prior mean 0 of learned models; for a composition, each part's
+    own. ``random_start=True`` starts from a prior draw instead, and an explicit ``delta``
+    argument overrides both. Models with a normal prior have an unbounded
     Δ, so ``Π_Δ`` is the identity there, as in the paper.
 
     During the search the classifier is in eval mode (BatchNorm statistics frozen, dropout
@@ -42,11 +46,14 @@ class MATWrapper(ModelBasedWrapper):
         model: the classifier.
         G: a nuisance model with ``differentiable=True``.
         k: ascent steps (MAT-10 in the paper).
-        step_size: α. The paper gives none; the default 0.1 is the step the authors' code
-            takes with raw gradients on δ in [-1, 1]. Scale it to Δ (or use ``sign=True``).
+        step_size: α, *relative* to Δ: with sign steps each coordinate moves by α box widths
+            (α prior standard deviations for N(0, I)) per step, on every model. Default
+            ``2.5 / k``, the usual PGD choice (``evaluate``'s too): k steps can cross the box
+            and come back. Smaller (``1 / k``) searches nearer the start.
         lam: λ, weight of the clean term.
-        sign: step along the sign of the gradient (ℓ∞ steepest ascent) instead of the raw
-            gradient.
+        sign: step along the sign of the gradient (ℓ∞ steepest ascent; default) instead of the
+            raw gradient (the paper's Algorithm 2; then α multiplies the gradient in unit-width
+            coordinates, and its effect depends on the classifier's gradient scale).
         random_start: start from a prior draw instead of the identity δ.
         criterion: ``None`` (cross-entropy) or a loss supporting ``reduction="none"``.
         chunk: max images per classifier forward in the search and update.
@@ -60,7 +67,7 @@ class MATWrapper(ModelBasedWrapper):
     Example:
         >>> import torch, torch.nn as nn, nuisance_zoo as nz
         >>> f = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10))
-        >>> wrapper = MATWrapper(f, nz.load("brightness"), k=10, step_size=0.05, sign=True)
+        >>> wrapper = MATWrapper(f, nz.load("rotation"), k=10)   # steps of 0.25 × 60°
         >>> loss = wrapper(torch.rand(4, 3, 8, 8), torch.randint(0, 10, (4,)))
         >>> loss.backward()
     """
@@ -73,16 +80,16 @@ class MATWrapper(ModelBasedWrapper):
         model: nn.Module,
         G: NuisanceModel,
         k: int = 10,
-        step_size: float = 0.1,
+        step_size: float | None = None,
         lam: float = 1.0,
-        sign: bool = False,
+        sign: bool = True,
         random_start: bool = False,
         criterion: nn.Module | Callable[..., Tensor] | None = None,
         chunk: int | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
         if isinstance(G, NuisanceModel) and not G.differentiable:
-            parts = [type(m).__name__ for m in getattr(G, "models", []) if not m.differentiable]
+            parts = [type(m).__name__ for m in G.parts() if not m.differentiable and m is not G]
             which = f" (non-differentiable parts: {', '.join(parts)})" if parts else ""
             raise ValueError(
                 f"MAT ascends the gradient of the loss with respect to δ, but "
@@ -90,7 +97,7 @@ class MATWrapper(ModelBasedWrapper):
                 f"k random draws) or MDAWrapper (k random draws), which only sample δ."
             )
         super().__init__(model, G, k=k, lam=lam, criterion=criterion, chunk=chunk, generator=generator)
-        step_size = float(step_size)
+        step_size = 2.5 / max(self.k, 1) if step_size is None else float(step_size)
         if not step_size > 0:
             raise ValueError(f"step_size (α) must be > 0, got {step_size}.")
         self.step_size = step_size
@@ -109,10 +116,8 @@ class MATWrapper(ModelBasedWrapper):
         elif self.random_start:
             delta = self.G.sample_delta(b, generator=self.generator, device=x.device, dtype=dtype)
         else:
-            delta = self.G.identity_delta(b, device=x.device, dtype=dtype)
-            if delta is None:
-                delta = torch.zeros(b, self.G.delta_dim, device=x.device, dtype=dtype)
-            delta = delta.to(device=x.device, dtype=dtype)
+            # Per part for a composition: each part starts at its own identity.
+            delta = self.G.reference_delta(b, device=x.device, dtype=dtype)
         return self.G.project(delta).detach()
 
     def search(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -134,17 +139,21 @@ class MATWrapper(ModelBasedWrapper):
         delta = self.start(xf, delta)
         with torch.no_grad(), self._g_context(x):
             content = self.G.encode(xf)  # δ-free: once per batch, not once per step
+
+        def grad_fn(d: Tensor) -> Tensor:
+            with self._g_context(x):
+                images = self.G.decode(content, d)
+            return self._delta_grad(images, d, x, y)
+
         with search_mode(self.model, grad=True):
-            for _ in range(self.k):
-                delta = delta.detach().requires_grad_(True)
-                with self._g_context(x):
-                    images = self.G.decode(content, delta)
-                grad = self._delta_grad(images, delta, x, y)
-                step = grad.sign() if self.sign else grad
-                delta = self.G.project(delta.detach() + self.step_size * step)
+            delta = projected_gradient_ascent(self.G, delta, grad_fn, self.k, self._relative_step(delta), self.sign)
         with torch.no_grad(), self._g_context(x):
             x_adv = self.G.decode(content, delta)
         return x_adv.to(x.dtype), delta.detach()
+
+    def _relative_step(self, like: Tensor) -> float | Tensor:
+        """α in the search's relative convention (PGD converts its absolute step here)."""
+        return self.step_size
 
     def augment(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Clean batch followed by ``G(x, δ_adv)``, weights ``λ/m`` and ``1/m``."""

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from ..base import NuisanceModel
 from .mat import MATWrapper
+from .search import relative_step
 
 __all__ = ["PGDWrapper"]
 
@@ -26,7 +27,10 @@ class PGDWrapper(MATWrapper):
     Args:
         model: the classifier.
         eps: ℓ∞ radius ε.
-        step_size: step α.
+        step_size: step α in image units, as the paper gives it (0.01 per step on ε = 0.3).
+            Unlike :class:`MATWrapper`'s relative ``step_size``, this is absolute; it is converted
+            to the shared search's convention internally (``α / 2ε`` for sign steps on the
+            ``[-ε, ε]`` box, see :func:`~nuisance_zoo.training.search.relative_step`).
         steps: number of ascent steps.
         image_shape: ``(C, H, W)`` of the inputs (δ has ``C·H·W`` coordinates); not needed
             when ``G`` is given.
@@ -84,6 +88,10 @@ class PGDWrapper(MATWrapper):
                          random_start=random_start, criterion=criterion, chunk=chunk,
                          generator=generator)
         self.eps = eps
+
+    def _relative_step(self, like: Tensor) -> Tensor:
+        # The user's step is absolute (image units); the shared search takes it relative to G's scale.
+        return relative_step(self.G, self.step_size, self.sign, device=like.device, dtype=like.dtype)
 
     @property
     def steps(self) -> int:

@@ -190,17 +190,14 @@ def check_nuisance_size(G, size: tuple, name: str | None = None) -> None:
     Learned generators are convolutional and would run on other sizes, but what they learned
     (and their card's numbers) holds for the size they were trained on; known models take any size.
     """
-    parts = getattr(G, "models", [G])
-    for part in parts:
-        spec = part.input_spec() if callable(getattr(part, "input_spec", None)) else {}
-        want = spec.get("size")
-        if want and tuple(want) != tuple(size):
-            raise ValueError(
-                f"the nuisance model {name or type(part).__name__} was trained on {want[0]}×{want[1]} images "
-                f"but the data are {size[0]}×{size[1]}; resize the data in its spec with "
-                f"'size={want[0]}' (e.g. 'mnist:train?size={want[0]}'), or use a model trained at "
-                f"{size[0]}×{size[1]}."
-            )
+    want = G.input_spec().get("size")  # a composition answers for all its parts
+    if want and tuple(want) != tuple(size):
+        raise ValueError(
+            f"the nuisance model {name or type(G).__name__} was trained on {want[0]}×{want[1]} images "
+            f"but the data are {size[0]}×{size[1]}; resize the data in its spec with "
+            f"'size={want[0]}' (e.g. 'mnist:train?size={want[0]}'), or use a model trained at "
+            f"{size[0]}×{size[1]}."
+        )
 
 
 def train(

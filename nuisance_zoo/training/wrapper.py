@@ -288,7 +288,7 @@ class ModelBasedWrapper(nn.Module):
                 f"(float, shape (B, num_classes)); got {y.dtype} of shape {tuple(y.shape)}. For indices use "
                 f"y.long().view(-1); for another target type pass criterion=."
             )
-        g_device = self.G.delta_low.device
+        g_device = self.G.device
         if g_device != x.device:
             raise ValueError(f"the nuisance model is on {g_device} but the batch is on {x.device}; move both with "
                              f"wrapper.to({str(x.device)!r}) (it moves the classifier and G).")

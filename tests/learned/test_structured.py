@@ -96,7 +96,7 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="summary"):
         StructuredGenerator(summary="mean")
     assert not nz.load("erasing").differentiable
-    with pytest.raises(ValueError, match="differentiable known model"):
+    with pytest.raises(ValueError, match="differentiable model with a bounded Δ box"):
         StructuredGenerator(chain=["brightness", "erasing"])
     with pytest.raises(ValueError, match="non-empty list"):
         StructuredGenerator(chain=[])
