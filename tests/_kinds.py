@@ -4,7 +4,7 @@ Every factory is seeded, so a model's weights do not depend on test order. Image
 ``C × S × S`` with ``S = 12`` (the paper's CNN needs at least 10×10; the MUNIT generator needs a
 size divisible by 2 for its one down-sampling).
 
-To add a kind (e.g. ``nz.from_kornia(aug)``), add a factory to :data:`KINDS`.
+To add a kind, add a factory to :data:`KINDS`.
 """
 from __future__ import annotations
 
@@ -53,6 +53,14 @@ def adapted() -> FunctionModel:
     return FunctionModel(gamma_curve, [0.5], [2.0], identity=(1.0,)).eval()
 
 
+def kornia() -> nz.NuisanceModel:
+    """A kornia pipeline through ``nz.from_kornia``: contrast, then a small rotation and shift."""
+    import kornia.augmentation as K
+
+    return nz.from_kornia(K.AugmentationSequential(
+        K.RandomContrast((0.6, 1.4), p=1.0), K.RandomAffine(10.0, translate=(0.1, 0.1), p=1.0))).eval()
+
+
 def known() -> nz.NuisanceModel:
     return nz.load("brightness")
 
@@ -98,6 +106,7 @@ KINDS: dict[str, Callable[[], nz.NuisanceModel]] = {
     "composed3": composed3,
     "composed-boxes": composed_boxes,
     "adapted": adapted,
+    "kornia": kornia,
 }
 
 #: Kinds that carry weights and can be saved as a folder.

@@ -298,6 +298,7 @@ def cli_names(tmp_path, monkeypatch):
     learned = _kinds.learned().save_pretrained(tmp_path / "learned")
     structured = _kinds.structured().save_pretrained(tmp_path / "structured")
     registry.register_model("test-matrix-gamma")(_kinds.adapted)
+    registry.register_model("test-matrix-kornia")(_kinds.kornia)
     try:
         yield {
             "known": "brightness",
@@ -307,9 +308,11 @@ def cli_names(tmp_path, monkeypatch):
             "composed3": f"haze @ local-dir:{learned} @ test-matrix-gamma",
             "composed-boxes": "test-matrix-gamma @ haze @ brightness",
             "adapted": "test-matrix-gamma",
+            "kornia": "test-matrix-kornia",
         }
     finally:
         registry.unregister("test-matrix-gamma")
+        registry.unregister("test-matrix-kornia")
 
 
 @pytest.mark.parametrize("kind", NAMES)
