@@ -19,11 +19,12 @@ REQUIRE_DATA_ENV = "NUISANCE_ZOO_REQUIRE_DATA"
 
 
 def find_data_root(*subfolders: str) -> Path | None:
-    """The first data root (``$NUISANCE_ZOO_DATA``, then ``../shared/data``, as the package looks)
-    that holds every one of ``subfolders``; None when there is none."""
-    from nuisance_zoo.data.paths import root_candidates
+    """The first data root that holds every one of ``subfolders``, searched as the package
+    searches for named sets (``$NUISANCE_ZOO_DATA``, then ``../shared/data``, then the dataset
+    cache); None when there is none."""
+    from nuisance_zoo.data.paths import named_set_roots
 
-    candidates = root_candidates()
+    candidates = named_set_roots()
     if not os.environ.get("NUISANCE_ZOO_DATA"):
         candidates.append(SHARED_DATA.resolve())  # the checkout's neighbour, if the package is installed
     for root in candidates:
