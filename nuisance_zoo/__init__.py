@@ -8,7 +8,7 @@ Example:
 """
 __version__ = "0.1.0"
 
-from .base import Compose, NuisanceModel
+from .base import Compose, NuisanceModel, get_input_checks, input_checks, set_input_checks
 from .registry import (
     PretrainedEntry,
     UnknownModelError,
@@ -27,7 +27,7 @@ from .data import ImageDataset, curate, load_dataset, sample_mnist
 from .learned import MunitGenerator, StructuredGenerator, fit
 
 __all__ = [
-    "NuisanceModel", "Compose", "load", "list_models", "info", "register_model",
+    "NuisanceModel", "Compose", "set_input_checks", "get_input_checks", "input_checks", "load", "list_models", "info", "register_model",
     "register_pretrained", "register_architecture", "PretrainedEntry", "UnknownModelError",
     "MDAWrapper", "MRTWrapper", "MATWrapper", "PGDWrapper", "ModelBasedWrapper", "train", "evaluate",
     "load_classifier", "fit", "MunitGenerator", "StructuredGenerator",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import torch
 from torch import Tensor
 
 __all__ = ["LUMA", "luminance", "colour_luminance", "per_image", "box"]
@@ -23,7 +24,8 @@ def luminance(x: Tensor) -> Tensor:
         - Input: ``(B, 3, H, W)`` (any number of leading batch rows).
         - Output: ``(B, 1, H, W)``.
     """
-    return LUMA[0] * x[:, 0:1] + LUMA[1] * x[:, 1:2] + LUMA[2] * x[:, 2:3]
+    # One new (B, 1, H, W) tensor, accumulated in place, instead of five temporaries.
+    return torch.mul(x[:, 0:1], LUMA[0]).add_(x[:, 1:2], alpha=LUMA[1]).add_(x[:, 2:3], alpha=LUMA[2])
 
 
 def colour_luminance(colour: Tensor) -> Tensor:
