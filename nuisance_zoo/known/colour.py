@@ -268,7 +268,7 @@ class Hue(NuisanceModel):
         # round the pixels. At θ = 0 the matrix is exactly I, so δ = 0 returns x bit for bit.
         rot = (eye + (torch.cos(theta) - 1.0) * proj + torch.sin(theta) * gen).unsqueeze(-1)
         y = rot[:, :, 0:1] * x[:, 0:1] + rot[:, :, 1:2] * x[:, 1:2] + rot[:, :, 2:3] * x[:, 2:3]
-        return y.clamp(0.0, 1.0)
+        return y.clamp_(0.0, 1.0)  # in place on a fresh sum (see Brightness.decode)
 
 
 @register_model("saturation", source=_SOURCE, license=_LICENSE)

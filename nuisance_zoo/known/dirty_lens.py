@@ -122,4 +122,4 @@ class DirtyLens(NuisanceModel):
         bl = blur.view(b, 1, 1, 1)
         sigma = 0.025 * s + 0.3
         xb = x + bl * (separable_blur(x, sigma, max(1, math.ceil(2.5 * sigma))) - x)
-        return ((1 - alpha) * xb + alpha * colour).clamp(0, 1)
+        return ((1 - alpha) * xb + alpha * colour).clamp_(0, 1)  # in place on a fresh sum

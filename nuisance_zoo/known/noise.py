@@ -81,7 +81,7 @@ class _Additive(NuisanceModel):
     def decode(self, content: Tensor, delta: Tensor) -> Tensor:
         x = content
         self.check_image_shape(x)
-        return torch.clamp(x + delta.view(x.shape), 0.0, 1.0)
+        return torch.add(x, delta.view(x.shape)).clamp_(0.0, 1.0)  # one new tensor, clamped in place
 
 
 @register_model("additive-linf", paper=_PAPER_PGD)
@@ -261,7 +261,7 @@ class CameraNoise(NuisanceModel):
     def decode(self, content: Tensor, delta: Tensor) -> Tensor:
         x = content
         noise = self.noise_pattern(delta, *x.shape[1:])
-        return torch.clamp(x + delta[:, 0].view(-1, 1, 1, 1) * noise, 0.0, 1.0)
+        return (x + delta[:, 0].view(-1, 1, 1, 1) * noise).clamp_(0.0, 1.0)  # in place on a fresh sum
 
 
 CHALLENGES = [

@@ -126,7 +126,7 @@ class Snow(NuisanceModel):
         alpha = bright.view(b, 1, 1, 1) * (1 - torch.exp(-3.0 * field))
         v = veil.view(b, 1, 1, 1)
         xv = x + v * (self.veil_colour - x)
-        return (xv + alpha * (1 - xv)).clamp(0, 1)
+        return (xv + alpha * (1 - xv)).clamp_(0, 1)  # in place on a fresh sum
 
 
 @register_model("rain")
@@ -231,4 +231,4 @@ class Rain(NuisanceModel):
         d = dark.view(b, 1, 1, 1)
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
         xd = (1 - d) * x + d * 0.35 * mean
-        return (xd + alpha * (self.streak_colour - xd)).clamp(0, 1)
+        return (xd + alpha * (self.streak_colour - xd)).clamp_(0, 1)

@@ -97,7 +97,7 @@ class Haze(NuisanceModel):
         b, _, h, w = x.shape
         beta, air = delta[:, 0].view(b, 1, 1, 1), delta[:, 1].view(b, 1, 1, 1)
         t = torch.exp(-beta * self.depth(h, w, x.dtype, x.device))
-        return (x * t + air * (1 - t)).clamp(0, 1)
+        return (x * t + air * (1 - t)).clamp_(0, 1)  # in place on a fresh sum: no second full-size tensor
 
 
 @register_model("shadow")
@@ -161,7 +161,7 @@ class Shadow(NuisanceModel):
         proj = u.view(1, 1, w) * torch.cos(theta) + v.view(1, h, 1) * torch.sin(theta)
         offset, soft = delta[:, 0].view(b, 1, 1), delta[:, 3].view(b, 1, 1)
         m = torch.sigmoid((proj - offset) / soft).unsqueeze(1)
-        return (x * (1 - delta[:, 2].view(b, 1, 1, 1) * m)).clamp(0, 1)
+        return (x * (1 - delta[:, 2].view(b, 1, 1, 1) * m)).clamp_(0, 1)
 
 
 def _box(*pairs: tuple[float, float]) -> tuple[tuple[float, ...], tuple[float, ...]]:
