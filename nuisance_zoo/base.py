@@ -13,6 +13,7 @@ import functools
 import inspect
 import math
 import os
+import threading
 import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -45,6 +46,7 @@ if _input_checks not in INPUT_CHECK_MODES:
 # so that it never holds more than a few small records (the references are weak).
 _checked: "OrderedDict[int, tuple]" = OrderedDict()
 _CHECKED_MAX = 32
+_checked_lock = threading.Lock()  # data-loading threads may check batches concurrently
 
 
 def set_input_checks(mode: str) -> str:
@@ -57,7 +59,10 @@ def set_input_checks(mode: str) -> str:
       to read its result, so that a bad batch raises a ``ValueError`` that names the problem
       (NaN/inf pixels, 0..255 data, normalised data) and the fix. A tensor that passed is
       remembered (by identity and in-place version counter), so applying models k times to the
-      same batch, as MRT, MAT and evaluation grids do, checks it once.
+      same batch, as MRT, MAT and evaluation grids do, checks it once. Every in-place change
+      made through PyTorch (on the tensor, a view or its base) bumps the counter and brings a
+      re-check; writes that bypass PyTorch (a NumPy array sharing the memory, ``.data``) are
+      not seen, and inference-mode tensors (no counter) are checked at every call.
     * ``"async"``: the same conditions, queued with ``torch._assert_async``: no ``.item()`` and
       no host sync. On CPU a failure raises ``RuntimeError`` at once (with a shorter message);
       on CUDA it is a device-side assert reported at the next synchronisation, and it leaves
@@ -121,10 +126,11 @@ def _already_checked(x: Tensor) -> bool:
 def _remember_checked(x: Tensor) -> None:
     if x.is_inference():
         return
-    _checked[id(x)] = (weakref.ref(x), x._version)
-    _checked.move_to_end(id(x))
-    while len(_checked) > _CHECKED_MAX:
-        _checked.popitem(last=False)
+    with _checked_lock:
+        _checked[id(x)] = (weakref.ref(x), x._version)
+        _checked.move_to_end(id(x))
+        while len(_checked) > _CHECKED_MAX:
+            _checked.popitem(last=False)
 
 
 def _range_error(x: Tensor, lo: float, hi: float, name: str) -> ValueError:

@@ -84,6 +84,15 @@ class TestFull:
         with pytest.raises(ValueError, match="NaN"):
             G(x)
 
+    def test_change_through_the_base_of_a_checked_view_is_caught(self):
+        G = nz.load("brightness")
+        base_batch = images(4)
+        view = base_batch[:2]
+        G(view)
+        base_batch[1, 0, 0, 0] = 5.0  # views share their base's version counter
+        with pytest.raises(ValueError, match="max 5"):
+            G(view)
+
     def test_inference_tensors_are_checked_every_time(self):
         G = nz.load("brightness")
         with torch.inference_mode():
