@@ -114,8 +114,13 @@ class DirtyLens(NuisanceModel):
         gy = torus_gauss_1d(pos[..., 1] * h - 0.5, sigma, h)  # (B, J, H)
         gy = gy * self.blob_density.to(x).view(1, -1, 1)
         col = self._colours(c, x)  # (J, C)
-        field = torch.einsum("bjh,bjw->bhw", gy, gx).unsqueeze(1)
-        tint = torch.einsum("bjh,bjw,jc->bchw", gy, gx, col)
+        # Field and tint in one batched matmul over the blobs: a column of ones next to the
+        # colours gives the field. (Two einsums did the same with large internal copies, ~3×
+        # slower on CPU.)
+        weights = torch.cat([col, torch.ones_like(col[:, :1])], dim=1).T  # (C + 1, J)
+        rows = gy.unsqueeze(1) * weights.view(1, c + 1, -1, 1)  # (B, C + 1, J, H)
+        both = rows.transpose(-1, -2) @ gx.unsqueeze(1)  # (B, C + 1, H, W)
+        tint, field = both[:, :c], both[:, c:]
         mean_col = col.mean(0).view(1, c, 1, 1)
         colour = (tint + _EPS * mean_col) / (field + _EPS)
         alpha = opacity.view(b, 1, 1, 1) * (1 - torch.exp(-field))
