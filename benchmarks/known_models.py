@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
               f"kornia {_fmt(r['kornia']):>9s}  {verdict(r)}", flush=True)
     lines = ["## Known models: images/s, ours vs torchvision.transforms.v2 and kornia.augmentation", "",
              machine_line(args.threads, load0), "",
-             f"`python benchmarks/known_models.py{' --quick' if args.quick else ''}{f' --threads {args.threads}' if args.threads != 2 else ''}{' --clock cpu' if args.clock == 'cpu' else ''}`: best of {reps} "
+             f"`python benchmarks/known_models.py{' --quick' if args.quick else ''}{f' --threads {args.threads}' if args.threads != 2 else ''}{' --clock cpu' if args.clock == 'cpu' else ''}{f' --reps {args.reps}' if args.reps else ''}`: best of {reps} "
              f"{'(CPU time of the process, `time.process_time`, so time other jobs hold the cores is not counted) ' if args.clock == 'cpu' else ''}"
              f"round-robin repetitions of ≥ {args.min_time * 1e3:.0f} ms each (short calls repeated inside a repetition; one warm-up; each repetition times every column once, so load bursts hit all alike), float32 input in [0, 1], `torch.inference_mode()`. "
              "**ours** is `G(x, G.sample_delta(B))`: a different δ for every image, the same batch x at "
