@@ -298,7 +298,9 @@ class NuisanceModel(nn.Module):
     ``decode`` receives a float tensor ``(B, C, H, W)`` in [0, 1] (float32 or float64, on the
     input's device) and ``delta`` of shape ``(B, delta_dim)`` in the same dtype; it returns the
     transformed batch in [0, 1]. Everything else (``(C, H, W)`` inputs, uint8 in/out, half
-    precision, checks, prior draws) is handled here once.
+    precision, input checks (see :func:`set_input_checks`), prior draws, the gray-input policy
+    declared in :attr:`gray_policy`, and a ``repr`` built from the constructor's arguments) is
+    handled here once.
 
     Attributes:
         delta_dim: dimension q of the nuisance space Δ.
