@@ -70,7 +70,10 @@ def check_range(name: str, value, low: float | None = None, high: float | None =
         raise ValueError(message)
     if high is not None and (v > high or (open_high and v == high)):
         raise ValueError(message)
-    return int(v) if integer else v
+    if integer:
+        # An int stays exact (a float round trip would change seeds above 2**53).
+        return value if isinstance(value, int) else int(v)
+    return v
 
 
 def check_choice(name: str, value, choices: Sequence, *, model=None):

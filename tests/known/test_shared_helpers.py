@@ -165,6 +165,7 @@ class TestCheckRange:
     def test_returns_float_or_int(self):
         assert check_range("a", 1, 0, 2) == 1.0 and isinstance(check_range("a", 1, 0, 2), float)
         assert check_range("n", 4.0, 1, integer=True) == 4 and isinstance(check_range("n", 4.0, 1, integer=True), int)
+        assert check_range("seed", 2**63 - 1, integer=True) == 2**63 - 1  # exact, no float round trip
         assert check_choice("m", "b", ("a", "b")) == "b"
         with pytest.raises(ValueError, match=r"^M: m must be one of \('a', 'b'\), got 'c'\.$"):
             check_choice("m", "c", ("a", "b"), model="M")
