@@ -8,7 +8,7 @@ Example:
 """
 from .version import __version__
 
-from .base import Compose, NuisanceModel
+from .base import Compose, NuisanceModel, get_input_checks, input_checks, set_input_checks
 from .registry import (
     PretrainedEntry,
     UnknownModelError,
@@ -33,7 +33,7 @@ from .known import synthesize_challenge
 set_challenge_synthesizer(synthesize_challenge)
 
 __all__ = [
-    "NuisanceModel", "Compose", "load", "list_models", "info", "register_model",
+    "NuisanceModel", "Compose", "set_input_checks", "get_input_checks", "input_checks", "load", "list_models", "info", "register_model",
     "register_pretrained", "register_architecture", "PretrainedEntry", "UnknownModelError",
     "MDAWrapper", "MRTWrapper", "MATWrapper", "PGDWrapper", "ModelBasedWrapper", "train", "evaluate",
     "load_classifier", "fit", "MunitGenerator", "StructuredGenerator",

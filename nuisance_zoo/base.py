@@ -9,13 +9,22 @@ It imports nothing else from the package, so every other part can depend on it.
 """
 from __future__ import annotations
 
+import functools
+import inspect
+import math
+import os
+import threading
+import weakref
+from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Iterator, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["NuisanceModel", "Compose", "Content", "check_image", "check_delta"]
+__all__ = ["NuisanceModel", "Compose", "Content", "check_image", "check_delta", "set_input_checks",
+           "get_input_checks", "input_checks", "INPUT_CHECK_MODES"]
 
 #: What ``encode`` returns: a tensor or a tuple of tensors, each with the batch first.
 Content = Union[Tensor, tuple]
@@ -27,12 +36,143 @@ _COMPUTE_DTYPE = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
 # Float inputs may overshoot [0, 1] by resampling or rounding error; beyond this it is a bug.
 _RANGE_TOLERANCE = 1e-3
 
+# ---------------------------------------------------------------------------- input checks
+#: The input-check modes (see :func:`set_input_checks`).
+INPUT_CHECK_MODES = ("full", "async", "off")
+_input_checks = os.environ.get("NUISANCE_ZOO_INPUT_CHECKS", "full")
+if _input_checks not in INPUT_CHECK_MODES:
+    raise ValueError(f"NUISANCE_ZOO_INPUT_CHECKS must be one of {INPUT_CHECK_MODES}, got {_input_checks!r}.")
+# Tensors whose values passed a check, keyed by id(): (weak reference, version counter). A hit
+# needs the same live object at the same version, so an in-place change is re-checked. Bounded
+# so that it never holds more than a few small records (the references are weak).
+_checked: "OrderedDict[int, tuple]" = OrderedDict()
+_CHECKED_MAX = 32
+_checked_lock = threading.Lock()  # data-loading threads may check batches concurrently
+
+
+def set_input_checks(mode: str) -> str:
+    """Choose how much :func:`check_image` (and the δ check) verifies; return the previous mode.
+
+    The modes differ only in the *value* checks (pixels in [0, 1] and finite, δ finite); the
+    type, shape and dtype checks read metadata only and always run.
+
+    * ``"full"`` (default): one fused reduction (``aminmax``) per image batch and one host sync
+      to read its result, so that a bad batch raises a ``ValueError`` that names the problem
+      (NaN/inf pixels, 0..255 data, normalised data) and the fix. A tensor that passed is
+      remembered (by identity and in-place version counter), so applying models k times to the
+      same batch, as MRT, MAT and evaluation grids do, checks it once. Every in-place change
+      made through PyTorch (on the tensor, a view or its base) bumps the counter and brings a
+      re-check; writes that bypass PyTorch (a NumPy array sharing the memory, ``.data``) are
+      not seen, and inference-mode tensors (no counter) are checked at every call.
+    * ``"async"``: the same conditions, queued with ``torch._assert_async``: no ``.item()`` and
+      no host sync. On CPU a failure raises ``RuntimeError`` at once (with a shorter message);
+      on CUDA it is a device-side assert reported at the next synchronisation, and it leaves
+      the CUDA context unusable (PyTorch's own rule for device asserts). For training steps on
+      accelerators, where a host sync per call stalls the device.
+    * ``"off"``: no value check (no extra pass over the data). For benchmarked hot loops whose
+      data were checked once upstream.
+
+    The mode is process-wide. :func:`input_checks` sets it for a ``with`` block; the environment
+    variable ``NUISANCE_ZOO_INPUT_CHECKS`` sets the initial mode.
+
+    Args:
+        mode: ``"full"``, ``"async"`` or ``"off"``.
+
+    Returns:
+        The mode that was in force before the call.
+
+    Example:
+        >>> import nuisance_zoo as nz
+        >>> previous = nz.set_input_checks("async")
+        >>> nz.set_input_checks(previous)
+        'async'
+    """
+    global _input_checks
+    if mode not in INPUT_CHECK_MODES:
+        raise ValueError(f"input checks mode must be one of {INPUT_CHECK_MODES}, got {mode!r}.")
+    previous, _input_checks = _input_checks, mode
+    return previous
+
+
+def get_input_checks() -> str:
+    """The input-check mode in force (see :func:`set_input_checks`)."""
+    return _input_checks
+
+
+@contextmanager
+def input_checks(mode: str) -> Iterator[None]:
+    """Run a block under another input-check mode (see :func:`set_input_checks`).
+
+    Example:
+        >>> import torch, nuisance_zoo as nz
+        >>> G = nz.load("brightness")
+        >>> with nz.input_checks("async"):           # no host sync per call
+        ...     y = G(torch.rand(8, 3, 32, 32))
+    """
+    previous = set_input_checks(mode)
+    try:
+        yield
+    finally:
+        set_input_checks(previous)
+
+
+def _already_checked(x: Tensor) -> bool:
+    # Inference tensors keep no version counter, so an in-place change could not be seen.
+    if x.is_inference():
+        return False
+    hit = _checked.get(id(x))
+    return hit is not None and hit[0]() is x and hit[1] == x._version
+
+
+def _remember_checked(x: Tensor) -> None:
+    if x.is_inference():
+        return
+    with _checked_lock:
+        _checked[id(x)] = (weakref.ref(x), x._version)
+        _checked.move_to_end(id(x))
+        while len(_checked) > _CHECKED_MAX:
+            _checked.popitem(last=False)
+
+
+def _range_error(x: Tensor, lo: float, hi: float, name: str) -> ValueError:
+    """The helpful message for a float batch that failed the value check."""
+    bad = x.detach()
+    if math.isnan(lo) or math.isnan(hi) or math.isinf(lo) or math.isinf(hi):
+        n_nan = int(torch.isnan(bad).sum())
+        n_inf = int(torch.isinf(bad).sum())
+        return ValueError(
+            f"{name} holds {n_nan} NaN and {n_inf} infinite pixel values out of {bad.numel()}; images "
+            f"must be finite, in [0, 1]. Find where they come from (a division by zero in "
+            f"preprocessing, a diverged model upstream), or replace them with "
+            f"torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0)."
+        )
+    hint = " It looks like 0..255 data: divide by 255." if hi > 2 else ""
+    return ValueError(
+        f"{name} must hold values in [0, 1], got min {lo:.4g} and max {hi:.4g}.{hint} Normalise "
+        f"(mean/std) after the nuisance model, not before."
+    )
+
 
 def check_image(x: Tensor, name: str = "x") -> None:
     """Raise a clear error unless ``x`` is an image batch the contract accepts.
 
     Accepted: a tensor of shape ``(C, H, W)`` or ``(B, C, H, W)``, dtype uint8 (0..255) or a
-    float type with values in [0, 1].
+    float type with finite values in [0, 1] (up to a 1e-3 overshoot from resampling).
+
+    How the float values are checked follows :func:`set_input_checks`: ``"full"`` (default)
+    costs one reduction and one host sync per new tensor and names the problem; ``"async"``
+    queues the same test without a host sync; ``"off"`` skips it. Type, shape and dtype are
+    always checked (metadata only, no pass over the data).
+
+    Args:
+        x: the images.
+        name: how the error messages call ``x``.
+
+    Raises:
+        TypeError: not a tensor, or an unsupported dtype.
+        ValueError: a wrong number of dimensions, or (``"full"``) NaN, infinite or
+            out-of-range values.
+        RuntimeError: (``"async"`` on CPU) NaN, infinite or out-of-range values.
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}.")
@@ -47,15 +187,21 @@ def check_image(x: Tensor, name: str = "x") -> None:
             f"{name} must be uint8 (0..255) or float32/float64/float16/bfloat16 in [0, 1], "
             f"got {x.dtype}. Convert with x.float() / 255."
         )
-    if x.dtype != torch.uint8 and x.numel() > 0:
-        lo, hi = torch.aminmax(x.detach())
-        if lo.item() < -_RANGE_TOLERANCE or hi.item() > 1 + _RANGE_TOLERANCE:
-            hint = " It looks like 0..255 data: divide by 255." if hi.item() > 2 else ""
-            raise ValueError(
-                f"{name} must hold values in [0, 1], got min {lo.item():.4g} and max "
-                f"{hi.item():.4g}.{hint} Normalise (mean/std) after the nuisance model, "
-                f"not before."
-            )
+    mode = _input_checks
+    if mode == "off" or x.dtype == torch.uint8 or x.numel() == 0 or _already_checked(x):
+        return
+    # aminmax propagates NaN into both results, and every comparison with NaN is False: so the
+    # test is written as "not inside", which NaN and inf fail (the old "outside" test let NaN by).
+    lo, hi = torch.aminmax(x.detach())
+    if mode == "full":
+        lo_v, hi_v = torch.stack((lo, hi)).tolist()  # one host sync for both numbers
+        if not (lo_v >= -_RANGE_TOLERANCE and hi_v <= 1 + _RANGE_TOLERANCE):
+            raise _range_error(x, lo_v, hi_v, name)
+    else:
+        inside = (lo >= -_RANGE_TOLERANCE) & (hi <= 1 + _RANGE_TOLERANCE)
+        torch._assert_async(inside, f"{name} holds NaN, infinite or out-of-[0, 1] pixel values (found by the "
+                                    f"asynchronous input check; nz.set_input_checks('full') names them).")
+    _remember_checked(x)
 
 
 def check_delta(delta: Tensor, batch: int, delta_dim: int, name: str = "delta") -> Tensor:
@@ -75,9 +221,14 @@ def check_delta(delta: Tensor, batch: int, delta_dim: int, name: str = "delta") 
         )
     if not delta.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got {delta.dtype}.")
-    if not bool(torch.isfinite(delta.detach()).all()):
-        raise ValueError(f"{name} holds NaN or infinite values; draw δ with G.sample_delta or clean it with "
-                         f"G.project(torch.nan_to_num(delta)).")
+    # The value test follows set_input_checks, like the image's: "full" syncs to name the problem.
+    if _input_checks == "full":
+        if not bool(torch.isfinite(delta.detach()).all()):
+            raise ValueError(f"{name} holds NaN or infinite values; draw δ with G.sample_delta or clean it with "
+                             f"G.project(torch.nan_to_num(delta)).")
+    elif _input_checks == "async":
+        torch._assert_async(torch.isfinite(delta.detach()).all(),
+                            f"{name} holds NaN or infinite values (asynchronous input check).")
     return delta
 
 
@@ -88,6 +239,53 @@ def _repeat_content(c: Content, k: int) -> Content:
     if isinstance(c, tuple):
         return tuple(_repeat_content(part, k) for part in c)
     raise TypeError(f"encode() must return a tensor or a tuple of tensors, got {type(c).__name__}.")
+
+
+_COLOUR_POLICIES = ("identity", "luminance")
+# Boxes of more coordinates (additive perturbations: one per pixel) are left out of repr.
+_REPR_MAX_BOX = 6
+
+
+def _gray_guard(decode):
+    """Wrap a ``decode`` so that it applies the model's ``gray_policy`` (see NuisanceModel)."""
+
+    @functools.wraps(decode)
+    def guarded(self, content, delta):
+        if self.gray_policy in _COLOUR_POLICIES and isinstance(content, Tensor):
+            c = content.shape[1]
+            if c == 1 and self.gray_policy == "identity":
+                return content
+            if c not in (1, 3):
+                raise ValueError(
+                    f"{type(self).__name__} needs RGB (C=3) or gray (C=1) images, got C={c} (shape "
+                    f"{tuple(content.shape)}). Drop an alpha channel with x[:, :3]; for channels-last "
+                    f"data use x.permute(0, 3, 1, 2)."
+                )
+        return decode(self, content, delta)
+
+    guarded._gray_guarded = True
+    return guarded
+
+
+@functools.lru_cache(maxsize=None)
+def _config_names(cls: type) -> tuple:
+    """``cls.__init__``'s named arguments, then ``cls.repr_attrs`` (for ``extra_repr``)."""
+    try:
+        params = inspect.signature(cls.__init__).parameters.values()
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params if p.name != "self"
+             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return tuple(dict.fromkeys([*names, *cls.repr_attrs]))
+
+
+def _repr_value(v) -> str:
+    """Floats to 4 significant digits (12/255 -> 0.04706); everything else as repr."""
+    if isinstance(v, float):
+        return format(v, ".4g")
+    if isinstance(v, tuple) and all(isinstance(e, float) for e in v):
+        return "(" + ", ".join(format(e, ".4g") for e in v) + ("," if len(v) == 1 else "") + ")"
+    return repr(v)
 
 
 class NuisanceModel(nn.Module):
@@ -101,7 +299,9 @@ class NuisanceModel(nn.Module):
     ``decode`` receives a float tensor ``(B, C, H, W)`` in [0, 1] (float32 or float64, on the
     input's device) and ``delta`` of shape ``(B, delta_dim)`` in the same dtype; it returns the
     transformed batch in [0, 1]. Everything else (``(C, H, W)`` inputs, uint8 in/out, half
-    precision, checks, prior draws) is handled here once.
+    precision, input checks (see :func:`set_input_checks`), prior draws, the gray-input policy
+    declared in :attr:`gray_policy`, and a ``repr`` built from the constructor's arguments) is
+    handled here once.
 
     Attributes:
         delta_dim: dimension q of the nuisance space Δ.
@@ -127,8 +327,27 @@ class NuisanceModel(nn.Module):
     prior: str = "uniform"
     differentiable: bool = True
     kind: str = "known"
-    #: How gray (C = 1) inputs are treated; each model's docstring says the same in words.
+    #: How gray (C = 1) inputs are treated, enforced here for every ``decode`` call (also inside
+    #: compositions and the wrappers' direct ``decode`` calls):
+    #:
+    #: * ``"per-channel"``: any C; the formula does not care.
+    #: * ``"identity"``: C must be 1 or 3; a gray image has nothing to change and is returned
+    #:   unchanged (``decode`` is not called).
+    #: * ``"luminance"``: C must be 1 or 3; ``decode`` receives gray images and lets δ's colours
+    #:   act through their luminance.
+    #:
+    #: Other values (learned and composed models) describe the behaviour and are not enforced.
     gray_policy: str = "per-channel"
+    #: Attributes that ``repr`` shows besides the constructor arguments kept under their own
+    #: names (e.g. a derived kernel radius, or an argument stored under another name).
+    repr_attrs: tuple = ()
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # Every decode a subclass defines gets the gray-policy guard, so no model repeats it.
+        decode = cls.__dict__.get("decode")
+        if decode is not None and not getattr(decode, "_gray_guarded", False):
+            cls.decode = _gray_guard(decode)
 
     def __init__(self) -> None:
         super().__init__()
@@ -439,7 +658,21 @@ class NuisanceModel(nn.Module):
         return Compose([other, self])
 
     def extra_repr(self) -> str:
-        return f"delta_dim={self.delta_dim}, prior={self.prior!r}, differentiable={self.differentiable}"
+        """The contract's facts, the Δ box (when small) and the configuration.
+
+        The configuration is every ``__init__`` argument that the instance keeps as an
+        attribute of the same name, plus the names in :attr:`repr_attrs`, so subclasses need
+        no ``extra_repr`` of their own.
+        """
+        parts = [f"delta_dim={self.delta_dim}", f"prior={self.prior!r}", f"differentiable={self.differentiable}"]
+        if self.has_box and self.delta_dim <= _REPR_MAX_BOX:
+            box = ", ".join(f"[{_repr_value(a)}, {_repr_value(b)}]"
+                            for a, b in zip(self.delta_low.tolist(), self.delta_high.tolist()))
+            parts.append(f"delta_box=[{box}]")
+        for name in _config_names(type(self)):
+            if name in self.__dict__:
+                parts.append(f"{name}={_repr_value(self.__dict__[name])}")
+        return ", ".join(parts)
 
 
 class Compose(NuisanceModel):

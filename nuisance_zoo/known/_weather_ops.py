@@ -10,14 +10,10 @@ inputs, and are differentiable in every float argument except the pixel grid its
 """
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["fixed_uniform", "soft_ramp", "splat_bilinear", "blur_per_sample", "blur_fixed",
-           "torus_gauss_1d"]
+__all__ = ["fixed_uniform", "soft_ramp", "splat_bilinear", "torus_gauss_1d"]
 
 
 def fixed_uniform(seed: int, *shape: int) -> Tensor:
@@ -70,55 +66,6 @@ def splat_bilinear(px: Tensor, py: Tensor, weight: Tensor, height: int, width: i
     out = torch.zeros(b * height * width, dtype=weight.dtype, device=weight.device)
     out = out.index_add(0, torch.cat(idx, 1).flatten(), torch.cat(val, 1).flatten())
     return out.view(b, height, width)
-
-
-def _gauss_taps(sigma: Tensor, radius: int, normalise: bool) -> Tensor:
-    """``(..., 2r+1)`` Gaussian taps exp(−t²/2σ²); unnormalised taps keep a peak of 1."""
-    t = torch.arange(-radius, radius + 1, device=sigma.device, dtype=sigma.dtype)
-    k = torch.exp(-0.5 * (t / sigma.unsqueeze(-1)) ** 2)
-    return k / k.sum(-1, keepdim=True) if normalise else k
-
-
-def blur_per_sample(field: Tensor, sigma_px: Tensor, radius: int, normalise: bool = False) -> Tensor:
-    """Separable Gaussian blur with one σ per (sample, channel), on the torus (circular padding).
-
-    One grouped convolution per axis, so a batch of different σ costs one call. With
-    ``normalise=False`` the taps are exp(−t²/2σ²) (peak 1), so a unit point mass becomes a
-    blob of height ≈ 1 whatever its size.
-
-    Shape:
-        - field: ``(B, L, H, W)``; sigma_px: ``(B, L)`` in pixels.
-        - Output: ``(B, L, H, W)``.
-    """
-    b, l, h, w = field.shape
-    rx, ry = min(radius, w - 1), min(radius, h - 1)
-    sig = sigma_px.reshape(b * l)
-    kx = _gauss_taps(sig, rx, normalise).view(b * l, 1, 1, 2 * rx + 1)
-    ky = _gauss_taps(sig, ry, normalise).view(b * l, 1, 2 * ry + 1, 1)
-    f = field.reshape(1, b * l, h, w)
-    f = F.conv2d(F.pad(f, (rx, rx, 0, 0), mode="circular"), kx, groups=b * l)
-    f = F.conv2d(F.pad(f, (0, 0, ry, ry), mode="circular"), ky, groups=b * l)
-    return f.view(b, l, h, w)
-
-
-def blur_fixed(x: Tensor, sigma_px: float) -> Tensor:
-    """Normalised separable Gaussian blur with one fixed σ (reflect padding), any channel count.
-
-    Shape:
-        - x: ``(B, C, H, W)``.
-        - Output: same.
-    """
-    b, c, h, w = x.shape
-    radius = max(1, math.ceil(2.5 * sigma_px))
-    rx, ry = min(radius, w - 1), min(radius, h - 1)
-    sig = torch.tensor(sigma_px, dtype=x.dtype, device=x.device)
-    kx = _gauss_taps(sig, rx, True).view(1, 1, 1, -1).expand(c, 1, 1, -1)
-    ky = _gauss_taps(sig, ry, True).view(1, 1, -1, 1).expand(c, 1, -1, 1)
-    if rx > 0:
-        x = F.conv2d(F.pad(x, (rx, rx, 0, 0), mode="reflect"), kx, groups=c)
-    if ry > 0:
-        x = F.conv2d(F.pad(x, (0, 0, ry, ry), mode="reflect"), ky, groups=c)
-    return x
 
 
 def torus_gauss_1d(centre_px: Tensor, sigma_px: Tensor, size: int) -> Tensor:

@@ -16,20 +16,15 @@ from torch import Tensor
 
 from ..base import NuisanceModel
 from ..catalogue import register_model
-from ._colour_ops import box, check_colour_channels, colour_luminance, luminance
+from ._checks import check_choice, check_range
+from ._colour_ops import box, colour_luminance, luminance
 
 __all__ = ["BackgroundColor", "BackgroundTexture", "ForegroundColor"]
 
 _SOURCE = "nuisance-zoo (analytic; Robey et al. 2020, Algorithm 4)"
 _LICENSE = "Apache-2.0"
 _MASKS = ("pixel", "channel")
-
-
-def _check_unit(value: float, name: str, model: str) -> float:
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{model}: {name} is a pixel value in [0, 1] (uint8 value / 255), got {value}.")
-    return value
+_UNIT = "a pixel value: uint8 value / 255"
 
 
 def _hat_weights(n: int, g: int, like: Tensor) -> Tensor:
@@ -49,18 +44,13 @@ class _BackgroundFill(NuisanceModel):
 
     def __init__(self, threshold: float, softness: float, mask: str) -> None:
         super().__init__()
-        name = type(self).__name__
-        self.threshold = _check_unit(threshold, "threshold", name)
-        if softness < 0:
-            raise ValueError(f"{name}: softness must be >= 0 (0 is the paper's hard mask), got {softness}.")
-        if mask not in _MASKS:
-            raise ValueError(f"{name}: mask must be one of {_MASKS}, got {mask!r}.")
-        self.softness = float(softness)
-        self.mask = mask
+        self.threshold = check_range("threshold", threshold, 0, 1, why=_UNIT, model=self)
+        self.softness = check_range("softness", softness, 0, why="0 is the paper's hard mask", model=self)
+        self.mask = check_choice("mask", mask, _MASKS, model=self)
 
     def fill(self, x: Tensor, field: Tensor) -> Tensor:
         """Replace the background of ``x`` by ``field`` ((B, 3, h, w), broadcast or full-size, RGB)."""
-        if check_colour_channels(x, type(self).__name__) == 1:
+        if x.shape[1] == 1:
             field = luminance(field)
         # "pixel": a pixel is background when all its channels are dark (max ≤ t), so colour
         # images never get a half-replaced pixel; "channel": Algorithm 4 literally, per value.
@@ -69,10 +59,6 @@ class _BackgroundFill(NuisanceModel):
             return torch.where(v <= self.threshold, field, x)
         weight = torch.sigmoid((self.threshold - v) / self.softness)
         return torch.lerp(x, field.expand_as(x), weight)
-
-    def extra_repr(self) -> str:
-        return (f"{super().extra_repr()}, threshold={self.threshold:.4g}, softness={self.softness}, "
-                f"mask={self.mask!r}")
 
 
 @register_model("background-color", source=_SOURCE, license=_LICENSE)
@@ -171,9 +157,7 @@ class BackgroundTexture(_BackgroundFill):
     def __init__(self, grid: int = 2, threshold: float = 12 / 255, softness: float = 0.0,
                  mask: str = "pixel", low: float = 0.0, high: float = 1.0) -> None:
         super().__init__(threshold, softness, mask)
-        if not isinstance(grid, int) or grid < 1:
-            raise ValueError(f"BackgroundTexture: grid must be an int >= 1 control points per side, got {grid!r}.")
-        self.grid = grid
+        self.grid = check_range("grid", grid, 1, integer=True, why="control points per side", model=self)
         # Per-instance: Δ's size depends on the lattice.
         self.delta_dim = 3 * grid * grid
         self.delta_names = tuple(f"c{i}{j}_{ch}" for i in range(grid) for j in range(grid) for ch in "rgb")
@@ -190,9 +174,6 @@ class BackgroundTexture(_BackgroundFill):
         # matmuls enabled on a GPU the field is rounded to ~1e-3, harmless for a texture.)
         field = _hat_weights(h, g, x) @ control @ _hat_weights(w, g, x).T
         return self.fill(x, field)
-
-    def extra_repr(self) -> str:
-        return f"grid={self.grid}, {super().extra_repr()}"
 
 
 @register_model("foreground-color", source=_SOURCE, license=_LICENSE)
@@ -242,19 +223,14 @@ class ForegroundColor(NuisanceModel):
     def __init__(self, threshold: float = 12 / 255, ramp: float = 0.1,
                  low: float | Sequence[float] = 0.0, high: float | Sequence[float] = 1.0) -> None:
         super().__init__()
-        self.threshold = _check_unit(threshold, "threshold", "ForegroundColor")
-        if not ramp > 0:
-            raise ValueError(f"ForegroundColor: ramp must be > 0 (a width in pixel values), got {ramp}.")
-        self.ramp = float(ramp)
+        self.threshold = check_range("threshold", threshold, 0, 1, why=_UNIT, model=self)
+        self.ramp = check_range("ramp", ramp, 0, open_low=True, why="a width in pixel values", model=self)
         self.set_delta_box(box(low, 3, "low"), box(high, 3, "high"))
 
     def decode(self, x: Tensor, delta: Tensor) -> Tensor:
-        if check_colour_channels(x, "foreground-color") == 1:
+        if x.shape[1] == 1:
             v, colour = x, colour_luminance(delta).view(-1, 1, 1, 1)
         else:
             v, colour = x.amax(dim=1, keepdim=True), delta.view(-1, 3, 1, 1)
         weight = ((v - self.threshold) / self.ramp).clamp(0.0, 1.0)
         return torch.lerp(x, (v * colour).expand_as(x), weight)
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, threshold={self.threshold:.4g}, ramp={self.ramp}"

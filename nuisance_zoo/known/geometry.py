@@ -30,6 +30,8 @@ from torch import Tensor
 
 from ..base import NuisanceModel
 from ..catalogue import register_model
+from ._blur import separable_blur
+from ._checks import check_choice, check_range
 from .levels import ChallengeSpec
 
 __all__ = ["Rotation", "Affine", "GaussianBlur", "affine_theta", "CHALLENGES"]
@@ -39,19 +41,6 @@ _BLUR_PADDING_MODES = ("reflect", "replicate")
 # Added to 2σ² so the kernel is exactly the identity at σ = 0 (exp(-k²/1e-4) underflows to 0
 # for every k ≠ 0) while k²/(2σ²+ε)² stays finite: at σ = 0 the gradient is 0, not NaN.
 _BLUR_EPS = 1e-4
-
-
-def _check_padding(mode: str, allowed: Sequence[str]) -> str:
-    if mode not in allowed:
-        raise ValueError(f"padding_mode must be one of {tuple(allowed)}, got {mode!r}.")
-    return mode
-
-
-def _check_nonneg(name: str, value: float) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
-    return value
 
 
 def affine_theta(
@@ -143,8 +132,8 @@ class Rotation(NuisanceModel):
 
     def __init__(self, max_degrees: float = 30.0, padding_mode: str = "zeros") -> None:
         super().__init__()
-        m = _check_nonneg("max_degrees", max_degrees)
-        self.padding_mode = _check_padding(padding_mode, _PADDING_MODES)
+        m = check_range("max_degrees", max_degrees, 0, model=self)
+        self.padding_mode = check_choice("padding_mode", padding_mode, _PADDING_MODES, model=self)
         self.set_delta_box([-m], [m])
 
     def decode(self, content: Tensor, delta: Tensor) -> Tensor:
@@ -153,9 +142,6 @@ class Rotation(NuisanceModel):
         zero = torch.zeros_like(angle)
         theta = affine_theta(angle, zero, zero, zero, zero, x.shape[-2], x.shape[-1])
         return _warp(x, theta, self.padding_mode)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", padding_mode={self.padding_mode!r}"
 
 
 @register_model("affine")
@@ -214,18 +200,17 @@ class Affine(NuisanceModel):
         padding_mode: str = "zeros",
     ) -> None:
         super().__init__()
-        deg = _check_nonneg("max_degrees", max_degrees)
-        tr = _check_nonneg("max_translate", max_translate)
-        sh = _check_nonneg("max_shear", max_shear)
-        if sh >= 90:
-            raise ValueError(f"max_shear must be < 90 degrees (tan diverges at 90), got {sh}.")
+        deg = check_range("max_degrees", max_degrees, 0, model=self)
+        tr = check_range("max_translate", max_translate, 0, why="a fraction of the image size", model=self)
+        sh = check_range("max_shear", max_shear, 0, 90, open_high=True, why="degrees; tan diverges at 90",
+                         model=self)
         try:
             lo_s, hi_s = (float(v) for v in scale_range)
         except (TypeError, ValueError):
             raise ValueError(f"scale_range must be a pair (min_scale, max_scale), got {scale_range!r}.") from None
-        if not (0 < lo_s <= hi_s) or not math.isfinite(hi_s):
-            raise ValueError(f"scale_range must satisfy 0 < min_scale <= max_scale, got {scale_range!r}.")
-        self.padding_mode = _check_padding(padding_mode, _PADDING_MODES)
+        lo_s = check_range("scale_range[0]", lo_s, 0, open_low=True, why="min_scale", model=self)
+        hi_s = check_range("scale_range[1]", hi_s, lo_s, why="max_scale >= min_scale", model=self)
+        self.padding_mode = check_choice("padding_mode", padding_mode, _PADDING_MODES, model=self)
         self.set_delta_box(
             [-deg, math.log2(lo_s), -tr, -tr, -sh],
             [deg, math.log2(hi_s), tr, tr, sh],
@@ -235,26 +220,6 @@ class Affine(NuisanceModel):
         x = content
         theta = affine_theta(*delta.unbind(dim=-1), x.shape[-2], x.shape[-1])
         return _warp(x, theta, self.padding_mode)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", padding_mode={self.padding_mode!r}"
-
-
-def gaussian_kernel1d(sigma: Tensor, radius: int) -> Tensor:
-    r"""Normalised 1-D Gaussian kernels, one per σ, of fixed length ``2·radius + 1``.
-
-    ``w_k ∝ exp(-k² / (2σ² + ε))`` with ``ε = 1e-4``: at σ = 0 the kernel is exactly the unit
-    impulse (so blur with σ = 0 is the identity), it is continuous and differentiable in σ
-    everywhere, and it equals the plain Gaussian of ``σ_eff = sqrt(σ² + ε/2)``: off by about
-    2.5e-4 px at σ = 0.1 and 2.5e-5 px at σ = 1.
-
-    Shape:
-        - sigma: ``(B,)``.
-        - Output: ``(B, 2·radius + 1)``, rows summing to 1.
-    """
-    k = torch.arange(-radius, radius + 1, device=sigma.device, dtype=sigma.dtype)
-    w = torch.exp(-(k * k) / (2 * sigma[:, None] ** 2 + _BLUR_EPS))
-    return w / w.sum(dim=-1, keepdim=True)
 
 
 @register_model("gaussian-blur")
@@ -296,40 +261,17 @@ class GaussianBlur(NuisanceModel):
     prior = "uniform"
     differentiable = True
     gray_policy = "per-channel"
+    repr_attrs = ("radius",)
 
     def __init__(self, max_sigma: float = 3.0, padding_mode: str = "reflect") -> None:
         super().__init__()
-        m = _check_nonneg("max_sigma", max_sigma)
-        if m == 0:
-            raise ValueError("max_sigma must be > 0.")
-        self.padding_mode = _check_padding(padding_mode, _BLUR_PADDING_MODES)
+        m = check_range("max_sigma", max_sigma, 0, open_low=True, why="pixels", model=self)
+        self.padding_mode = check_choice("padding_mode", padding_mode, _BLUR_PADDING_MODES, model=self)
         self.radius = int(math.ceil(3 * m))
         self.set_delta_box([0.0], [m])
 
-    def _blur_axis(self, x: Tensor, sigma: Tensor, dim: int) -> Tensor:
-        """Blur ``x`` (B, C, H, W) along ``dim`` (-1: rows of pixels, -2: columns)."""
-        b, c, h, w = x.shape
-        r = min(self.radius, x.shape[dim] - 1)
-        if r == 0:
-            return x
-        kern = gaussian_kernel1d(sigma, r).repeat_interleave(c, dim=0)  # (B*C, K)
-        # One depthwise conv over B*C groups: each image gets its own σ without a Python loop.
-        flat = x.reshape(1, b * c, h, w)
-        if dim == -1:
-            flat = F.pad(flat, (r, r, 0, 0), mode=self.padding_mode)
-            weight = kern.view(b * c, 1, 1, -1)
-        else:
-            flat = F.pad(flat, (0, 0, r, r), mode=self.padding_mode)
-            weight = kern.view(b * c, 1, -1, 1)
-        return F.conv2d(flat, weight, groups=b * c).view(b, c, h, w)
-
     def decode(self, content: Tensor, delta: Tensor) -> Tensor:
-        sigma = delta[:, 0]
-        y = self._blur_axis(content, sigma, -1)
-        return self._blur_axis(y, sigma, -2)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", radius={self.radius}, padding_mode={self.padding_mode!r}"
+        return separable_blur(content, delta[:, 0], self.radius, self.padding_mode, eps=_BLUR_EPS)
 
 
 CHALLENGES = [

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from ..base import NuisanceModel
 from ..catalogue import register_model
+from ._checks import check_range
 from .levels import ChallengeSpec
 
 __all__ = ["AdditiveLinf", "AdditiveL2", "CameraNoise", "CHALLENGES"]
@@ -26,22 +27,16 @@ __all__ = ["AdditiveLinf", "AdditiveL2", "CameraNoise", "CHALLENGES"]
 _PAPER_PGD = "Robey, Hassani, Pappas. Model-Based Robust Deep Learning. 2020 (Eq. 4.1); Madry et al. 2018 (PGD)"
 
 
-def _check_shape(shape: Sequence[int]) -> tuple[int, int, int]:
+def _check_shape(shape: Sequence[int], model) -> tuple[int, int, int]:
     try:
-        raw = tuple(shape)
-        out = tuple(int(s) for s in raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"shape must be the image shape (C, H, W), got {shape!r}.") from None
-    if len(out) != 3 or any(s < 1 for s in out) or any(o != s for o, s in zip(out, raw)):
-        raise ValueError(f"shape must be three positive ints (C, H, W), e.g. (3, 32, 32); got {shape!r}.")
-    return out  # type: ignore[return-value]
-
-
-def _check_eps(eps: float) -> float:
-    eps = float(eps)
-    if not (eps > 0) or not math.isfinite(eps):
-        raise ValueError(f"eps must be a finite number > 0 (in [0, 1] image units), got {eps!r}.")
-    return eps
+        dims = tuple(shape)
+    except TypeError:
+        dims = ()
+    if len(dims) != 3:
+        raise ValueError(f"{type(model).__name__}: shape must be the image shape (C, H, W), e.g. (3, 32, 32); "
+                         f"got {shape!r}.")
+    return tuple(check_range(f"shape[{i}]", d, 1, integer=True, why="the image shape (C, H, W)", model=model)
+                 for i, d in enumerate(dims))  # type: ignore[return-value]
 
 
 class _Additive(NuisanceModel):
@@ -50,12 +45,13 @@ class _Additive(NuisanceModel):
     prior = "uniform"
     differentiable = True
     gray_policy = "per-channel"
+    repr_attrs = ("image_shape",)
     _ball = ""
 
     def __init__(self, shape: Sequence[int] = (3, 32, 32), eps: float = 8 / 255) -> None:
         super().__init__()
-        self.image_shape = _check_shape(shape)
-        self.eps = _check_eps(eps)
+        self.image_shape = _check_shape(shape, self)
+        self.eps = check_range("eps", eps, 0, open_low=True, why="in [0, 1] image units", model=self)
         # Per instance: δ's length depends on the image shape it was built for.
         self.delta_dim = math.prod(self.image_shape)
         self.identity_point = (0.0,) * self.delta_dim
@@ -85,10 +81,7 @@ class _Additive(NuisanceModel):
     def decode(self, content: Tensor, delta: Tensor) -> Tensor:
         x = content
         self.check_image_shape(x)
-        return torch.clamp(x + delta.view(x.shape), 0.0, 1.0)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", shape={self.image_shape}, eps={self.eps:.6g}"
+        return torch.add(x, delta.view(x.shape)).clamp_(0.0, 1.0)  # one new tensor, clamped in place
 
 
 @register_model("additive-linf", paper=_PAPER_PGD)
@@ -246,13 +239,9 @@ class CameraNoise(NuisanceModel):
     def __init__(self, max_sigma: float = 0.3, field_size: int = 256, seed: int = 0,
                  monochrome: bool = False) -> None:
         super().__init__()
-        max_sigma = float(max_sigma)
-        if not (max_sigma > 0) or not math.isfinite(max_sigma):
-            raise ValueError(f"max_sigma must be a finite number > 0, got {max_sigma!r}.")
-        if int(field_size) != field_size or field_size < 2:
-            raise ValueError(f"field_size must be an int >= 2, got {field_size!r}.")
-        self.field_size = int(field_size)
-        self.seed = int(seed)
+        max_sigma = check_range("max_sigma", max_sigma, 0, open_low=True, why="in [0, 1] image units", model=self)
+        self.field_size = check_range("field_size", field_size, 2, integer=True, model=self)
+        self.seed = check_range("seed", seed, integer=True, model=self)
         self.monochrome = bool(monochrome)
         g = torch.Generator().manual_seed(self.seed)
         field = torch.randn(self.field_size, self.field_size, generator=g, dtype=torch.float64)
@@ -277,11 +266,7 @@ class CameraNoise(NuisanceModel):
     def decode(self, content: Tensor, delta: Tensor) -> Tensor:
         x = content
         noise = self.noise_pattern(delta, *x.shape[1:])
-        return torch.clamp(x + delta[:, 0].view(-1, 1, 1, 1) * noise, 0.0, 1.0)
-
-    def extra_repr(self) -> str:
-        return (super().extra_repr() + f", field_size={self.field_size}, seed={self.seed}, "
-                f"monochrome={self.monochrome}")
+        return (x + delta[:, 0].view(-1, 1, 1, 1) * noise).clamp_(0.0, 1.0)  # in place on a fresh sum
 
 
 CHALLENGES = [

@@ -20,7 +20,6 @@ inside each floor makes δ = k/W land on pixel k despite float rounding.
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
@@ -28,6 +27,7 @@ from torch import Tensor
 
 from ..base import NuisanceModel
 from ..catalogue import register_model
+from ._checks import check_range
 
 __all__ = ["Erasing", "SoftErasing", "CHALLENGES"]
 
@@ -39,15 +39,11 @@ _PAPER = "Robey, Hassani, Pappas. Model-Based Robust Deep Learning. 2020 (Algori
 _FLOOR_TOL = 1e-4
 
 
-def _fill_values(fill: float | Sequence[float]) -> tuple[float, ...]:
-    vals = (fill,) if isinstance(fill, (int, float)) else tuple(fill)
-    try:
-        vals = tuple(float(v) for v in vals)
-    except (TypeError, ValueError):
-        raise ValueError(f"fill must be a number or a sequence of numbers in [0, 1], got {fill!r}.") from None
-    if not vals or any(not (0.0 <= v <= 1.0) or math.isnan(v) for v in vals):
-        raise ValueError(f"fill must lie in [0, 1] (one value, or one per channel), got {fill!r}.")
-    return vals
+def _fill_values(fill: float | Sequence[float], model) -> tuple[float, ...]:
+    vals = (fill,) if isinstance(fill, (int, float)) else fill
+    if isinstance(vals, str) or not hasattr(vals, "__len__") or len(vals) == 0:
+        raise ValueError(f"{type(model).__name__}: fill must be a number in [0, 1] or one per channel, got {fill!r}.")
+    return tuple(check_range("fill", v, 0, 1, why="one value, or one per channel", model=model) for v in vals)
 
 
 class _EraseBase(NuisanceModel):
@@ -61,7 +57,7 @@ class _EraseBase(NuisanceModel):
 
     def __init__(self, fill: float | Sequence[float] = 0.0) -> None:
         super().__init__()
-        self.fill = _fill_values(fill)
+        self.fill = _fill_values(fill, self)
         self.set_delta_box([0.0] * 4, [1.0] * 4)
 
     def _fill_tensor(self, x: Tensor) -> Tensor:
@@ -78,9 +74,6 @@ class _EraseBase(NuisanceModel):
         """Algorithm 5's Π_[0, min(extent - start, max_size)], written to be safe outside Δ."""
         upper = torch.clamp(extent - start, max=float(max_size))
         return torch.clamp(torch.minimum(size, upper), min=0.0)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", fill={self.fill}"
 
 
 @register_model("erasing", paper=_PAPER)
@@ -184,10 +177,7 @@ class SoftErasing(_EraseBase):
 
     def __init__(self, sharpness: float = 4.0, fill: float | Sequence[float] = 0.0) -> None:
         super().__init__(fill=fill)
-        sharpness = float(sharpness)
-        if not (sharpness > 0) or not math.isfinite(sharpness):
-            raise ValueError(f"sharpness must be a finite number > 0 (1/pixel), got {sharpness!r}.")
-        self.sharpness = sharpness
+        self.sharpness = check_range("sharpness", sharpness, 0, open_low=True, why="1/pixel", model=self)
 
     def rectangle_mask(self, delta: Tensor, height: int, width: int) -> Tensor:
         """The soft erased set, values in [0, 1), shape ``(B, 1, H, W)``."""
@@ -210,6 +200,3 @@ class SoftErasing(_EraseBase):
         fill = self._fill_tensor(x)
         mask = self.rectangle_mask(delta, x.shape[-2], x.shape[-1])
         return x + mask * (fill - x)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", sharpness={self.sharpness}"

@@ -19,7 +19,9 @@ from torch import Tensor
 
 from ..base import NuisanceModel
 from ..catalogue import register_model
-from ._weather_ops import blur_per_sample, fixed_uniform, soft_ramp, splat_bilinear
+from ._blur import separable_blur
+from ._checks import check_range
+from ._weather_ops import fixed_uniform, soft_ramp, splat_bilinear
 
 __all__ = ["Snow", "Rain"]
 
@@ -90,12 +92,11 @@ class Snow(NuisanceModel):
     def __init__(self, n_flakes: int = 240, seed: int = 1701, max_flake_size: float = 0.05,
                  max_veil: float = 0.6, veil_colour: float = 0.9) -> None:
         super().__init__()
-        if n_flakes < 4:
-            raise ValueError(f"n_flakes must be at least 4, got {n_flakes}.")
-        if not 0.01 < max_flake_size <= 0.2:
-            raise ValueError(f"max_flake_size must be in (0.01, 0.2] (fraction of the image), got {max_flake_size}.")
-        if not 0 <= max_veil <= 1 or not 0 <= veil_colour <= 1:
-            raise ValueError(f"max_veil and veil_colour must lie in [0, 1], got {max_veil}, {veil_colour}.")
+        n_flakes = check_range("n_flakes", n_flakes, 4, integer=True, model=self)
+        max_flake_size = check_range("max_flake_size", max_flake_size, 0.01, 0.2, open_low=True,
+                                     why="a fraction of the image's shorter side", model=self)
+        max_veil = check_range("max_veil", max_veil, 0, 1, why="a blend weight", model=self)
+        veil_colour = check_range("veil_colour", veil_colour, 0, 1, why="a gray level", model=self)
         r = fixed_uniform(seed, n_flakes, 3)
         self.register_buffer("flake_pos", r[:, :2].contiguous(), persistent=False)
         self.register_buffer("flake_u", r[:, 2].contiguous(), persistent=False)
@@ -118,11 +119,14 @@ class Snow(NuisanceModel):
         far = splat_bilinear(px[:, k:], py[:, k:], wts[:, k:], h, w)
         sigma = torch.stack([size * s, 0.5 * size * s], dim=1)
         radius = max(1, math.ceil(3.0 * self._max_size * s))
-        field = blur_per_sample(torch.stack([near, far], dim=1), sigma, radius).sum(1, keepdim=True)
+        # Unnormalised taps (peak 1), so a splatted unit mass becomes a blob of height ≈ 1 at any
+        # size; circular padding, so flakes wrap around the image like the shifted pattern does.
+        field = separable_blur(torch.stack([near, far], dim=1), sigma, radius, "circular",
+                               normalise=False).sum(1, keepdim=True)
         alpha = bright.view(b, 1, 1, 1) * (1 - torch.exp(-3.0 * field))
         v = veil.view(b, 1, 1, 1)
         xv = x + v * (self.veil_colour - x)
-        return (xv + alpha * (1 - xv)).clamp(0, 1)
+        return (xv + alpha * (1 - xv)).clamp_(0, 1)  # in place on a fresh sum
 
 
 @register_model("rain")
@@ -187,14 +191,12 @@ class Rain(NuisanceModel):
     def __init__(self, n_streaks: int = 90, seed: int = 1702, streak_length: float = 0.2,
                  max_angle: float = 30.0, max_darkening: float = 0.5, streak_colour: float = 0.85) -> None:
         super().__init__()
-        if n_streaks < 1:
-            raise ValueError(f"n_streaks must be positive, got {n_streaks}.")
-        if not 0 < streak_length <= 1:
-            raise ValueError(f"streak_length must be in (0, 1] (fraction of the image), got {streak_length}.")
-        if not 0 <= max_angle <= 90:
-            raise ValueError(f"max_angle must be in [0, 90] degrees, got {max_angle}.")
-        if not 0 <= max_darkening <= 1 or not 0 <= streak_colour <= 1:
-            raise ValueError(f"max_darkening and streak_colour must lie in [0, 1], got {max_darkening}, {streak_colour}.")
+        n_streaks = check_range("n_streaks", n_streaks, 1, integer=True, model=self)
+        streak_length = check_range("streak_length", streak_length, 0, 1, open_low=True,
+                                    why="a fraction of the image's shorter side", model=self)
+        max_angle = check_range("max_angle", max_angle, 0, 90, why="degrees from vertical", model=self)
+        max_darkening = check_range("max_darkening", max_darkening, 0, 1, why="a blend weight", model=self)
+        streak_colour = check_range("streak_colour", streak_colour, 0, 1, why="a gray level", model=self)
         r = fixed_uniform(seed, n_streaks, 4)
         self.register_buffer("streak_pos", r[:, :2].contiguous(), persistent=False)
         self.register_buffer("streak_u", r[:, 2].contiguous(), persistent=False)
@@ -229,4 +231,4 @@ class Rain(NuisanceModel):
         d = dark.view(b, 1, 1, 1)
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
         xd = (1 - d) * x + d * 0.35 * mean
-        return (xd + alpha * (self.streak_colour - xd)).clamp(0, 1)
+        return (xd + alpha * (self.streak_colour - xd)).clamp_(0, 1)

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from ..base import NuisanceModel
 from ..catalogue import register_model
+from ._checks import check_choice, check_range
 from .dirty_lens import DirtyLens
 from .levels import ChallengeSpec
 from .precipitation import Rain, Snow
@@ -66,22 +67,20 @@ class Haze(NuisanceModel):
     identity_point = (0.0, 1.0)
     differentiable = True
     gray_policy = "per-channel"
+    repr_attrs = ("depth_mode",)
 
     def __init__(self, max_density: float = 3.0, depth: str | Tensor = "constant") -> None:
         super().__init__()
-        if not max_density > 0:
-            raise ValueError(f"max_density must be positive, got {max_density}.")
+        max_density = check_range("max_density", max_density, 0, open_low=True, why="optical depth β", model=self)
         if isinstance(depth, Tensor):
             if depth.ndim != 2 or not depth.is_floating_point() or bool((depth < 0).any()):
                 raise ValueError(f"depth must be a float (h, w) tensor of non-negative depths, got "
                                  f"{tuple(depth.shape)} {depth.dtype}.")
             self.depth_mode = "map"
             self.register_buffer("depth_map", depth.detach().clone().float(), persistent=False)
-        elif depth in _DEPTHS:
-            self.depth_mode = depth
-            self.register_buffer("depth_map", torch.zeros(0), persistent=False)
         else:
-            raise ValueError(f"depth must be one of {_DEPTHS} or an (h, w) tensor, got {depth!r}.")
+            self.depth_mode = check_choice("depth", depth, _DEPTHS, model=self)
+            self.register_buffer("depth_map", torch.zeros(0), persistent=False)
         self.set_delta_box([0.0, 0.5], [max_density, 1.0])
 
     def depth(self, height: int, width: int, dtype, device) -> Tensor:
@@ -98,7 +97,7 @@ class Haze(NuisanceModel):
         b, _, h, w = x.shape
         beta, air = delta[:, 0].view(b, 1, 1, 1), delta[:, 1].view(b, 1, 1, 1)
         t = torch.exp(-beta * self.depth(h, w, x.dtype, x.device))
-        return (x * t + air * (1 - t)).clamp(0, 1)
+        return (x * t + air * (1 - t)).clamp_(0, 1)  # in place on a fresh sum: no second full-size tensor
 
 
 @register_model("shadow")
@@ -149,8 +148,8 @@ class Shadow(NuisanceModel):
 
     def __init__(self, max_darkness: float = 0.9) -> None:
         super().__init__()
-        if not 0 < max_darkness <= 1:
-            raise ValueError(f"max_darkness must be in (0, 1], got {max_darkness}.")
+        max_darkness = check_range("max_darkness", max_darkness, 0, 1, open_low=True, why="1 allows pure black",
+                                   model=self)
         self.set_delta_box([-1.0, -180.0, 0.0, 0.02], [1.0, 180.0, max_darkness, 0.3])
 
     def decode(self, x: Tensor, delta: Tensor) -> Tensor:
@@ -162,7 +161,7 @@ class Shadow(NuisanceModel):
         proj = u.view(1, 1, w) * torch.cos(theta) + v.view(1, h, 1) * torch.sin(theta)
         offset, soft = delta[:, 0].view(b, 1, 1), delta[:, 3].view(b, 1, 1)
         m = torch.sigmoid((proj - offset) / soft).unsqueeze(1)
-        return (x * (1 - delta[:, 2].view(b, 1, 1, 1) * m)).clamp(0, 1)
+        return (x * (1 - delta[:, 2].view(b, 1, 1, 1) * m)).clamp_(0, 1)
 
 
 def _box(*pairs: tuple[float, float]) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -77,7 +77,7 @@ class TestHaze:
 
     @pytest.mark.parametrize("kw,msg", [({"depth": "radial"}, "depth must be one of"),
                                         ({"depth": -torch.ones(2, 2)}, "non-negative"),
-                                        ({"max_density": 0.0}, "max_density must be positive")])
+                                        ({"max_density": 0.0}, r"Haze: max_density must be a number > 0 .*got 0.0")])
     def test_bad_arguments(self, kw, msg):
         with pytest.raises(ValueError, match=msg):
             nz.load("haze", **kw)
