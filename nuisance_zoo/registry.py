@@ -45,7 +45,7 @@ from .catalogue import (
 __all__ = [
     "register_model", "register_pretrained", "register_architecture", "list_models", "load",
     "info", "ModelEntry", "PretrainedEntry", "build_from_folder", "UnknownModelError", "get_entry",
-    "unregister", "unregister_architecture",
+    "unregister", "unregister_architecture", "summarize_delta_space", "KINDS",
 ]
 
 
@@ -54,10 +54,54 @@ def list_models(pattern: str = "*", kind: str | None = None) -> list[str]:
 
     Args:
         pattern: shell-style wildcard.
-        kind: ``"known"`` or ``"learned"`` to filter; None for all.
+        kind: ``"known"``, ``"learned"`` or ``"composed"`` to filter; None for all.
+
+    Example:
+        >>> import nuisance_zoo as nz
+        >>> "brightness" in nz.list_models(kind="known"), "brightness" in nz.list_models(kind="learned")
+        (True, False)
     """
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)} (or None for all), got {kind!r}.")
     return sorted(n for n, e in entries().items()
                   if fnmatch.fnmatchcase(n, pattern) and (kind is None or e.kind == kind))
+
+
+#: The kinds a registered name can have (``ModelEntry.kind``); ``info`` reports compositions as "composed".
+KINDS = ("known", "learned", "composed")
+
+#: ``info`` lists every coordinate of Δ up to this many; beyond, it summarises (per-pixel models).
+INFO_MAX_COORDINATES = 16
+
+
+def summarize_delta_space(space: dict, limit: int = INFO_MAX_COORDINATES) -> dict:
+    """``space`` (from ``G.delta_space()``) with long coordinate lists summarised.
+
+    A per-pixel model such as ``additive-l2`` has 3,072 coordinates; listing them helps no one.
+    Beyond ``limit`` coordinates, ``names`` keeps the first three and the last, and ``bounds``
+    becomes the overall ``[min low, max high]`` (None when unbounded); the model's own keys (its
+    set, radius and image shape, for the additive models) are kept. Parts of a composition are
+    summarised the same way.
+
+    Example:
+        >>> import nuisance_zoo as nz
+        >>> s = summarize_delta_space(nz.load("additive-l2").delta_space())
+        >>> s["dim"], s["set"], s["radius"], s["image_shape"], len(s["names"])
+        (3072, 'l2-ball', 0.5, [3, 32, 32], 5)
+    """
+    out = dict(space)
+    if "parts" in space:
+        out["parts"] = [summarize_delta_space(p, limit) for p in space["parts"]]
+    names, bounds = space.get("names") or [], space.get("bounds")
+    if len(names) <= limit:
+        return out
+    out["names"] = [*names[:3], f"... {len(names) - 4} more ...", names[-1]]
+    out["summarised"] = True
+    if bounds is not None:
+        known = [b for b in bounds if b is not None]
+        out["bounds"] = ([min(b[0] for b in known), max(b[1] for b in known)]
+                         if known and len(known) == len(bounds) else None)
+    return out
 
 
 # " @ " with spaces: "hf-hub:ORG/REPO@REV" (no spaces) stays one name.
@@ -137,9 +181,11 @@ def build_from_folder(folder: str | Path, **kwargs: Any) -> NuisanceModel:
 def info(name: str) -> dict:
     """A plain dict describing a model: Δ, prior, differentiability, kind, source, licence.
 
-    Keys: ``name``, ``kind``, ``description``, ``delta_dim``, ``delta_space``, ``prior``,
-    ``differentiable``, ``source``, ``license``, ``paper`` (and ``hub_id``/``revision``/
-    ``sha256`` for pretrained entries).
+    Keys: ``name``, ``kind`` (``known``, ``learned`` or ``composed``), ``description``,
+    ``delta_dim``, ``delta_space`` (:func:`summarize_delta_space` of ``G.delta_space()``: Δ with
+    more than 16 coordinates is summarised, e.g. shape, norm and radius of a per-pixel ball),
+    ``prior``, ``differentiable``, ``source``, ``license``, ``paper`` (and ``hub_id``/
+    ``revision``/``sha256`` for pretrained entries).
 
     Example:
         >>> import nuisance_zoo as nz
@@ -148,7 +194,7 @@ def info(name: str) -> dict:
     """
     if _composition(name) is not None:
         model = load(name)
-        entry = ModelEntry(name=name, factory=type(model), kind=model.kind, source=name, license="see its parts",
+        entry = ModelEntry(name=name, factory=type(model), kind="composed", source=name, license="see its parts",
                            description=f"composition: {name} (the rightmost model is applied first)", paper="")
     elif name.startswith(("hf-hub:", "local-dir:")):
         # Not registered: describe the model itself; source is where it came from.
@@ -158,7 +204,7 @@ def info(name: str) -> dict:
     else:
         entry = get_entry(name)
         model = load(name)
-    space = model.delta_space()
+    space = summarize_delta_space(model.delta_space())
     out = {
         "name": name,
         "kind": entry.kind,

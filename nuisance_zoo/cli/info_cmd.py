@@ -24,14 +24,28 @@ def run(args) -> int:
         print(f"  {d['description']}")
     print(f"  delta_dim      {d['delta_dim']}")
     print(f"  prior          {d['prior']}")
-    bounds = space.get("bounds")
-    names = space.get("names", [])
-    shown = min(len(names), 12)
-    for i in range(shown):
-        b = bounds[i] if bounds is not None and bounds[i] is not None else "unbounded"
-        print(f"    δ[{i}] {names[i]:<16} {b}")
-    if len(names) > shown:
-        print(f"    ... ({len(names) - shown} more coordinates)")
+    print(_delta_lines(space, indent="    "), end="")
     for key in ("differentiable", "gray", "source", "license", "paper"):
         print(f"  {key:<14} {d[key]}")
     return 0
+
+
+def _delta_lines(space: dict, indent: str) -> str:
+    """Δ as text: one line per coordinate, or a summary for per-pixel Δ (``info`` summarised it)."""
+    lines = []
+    if space.get("summarised") and space.get("parts"):
+        # A long composition: each part on its own, so a per-pixel part does not hide the others.
+        for i, part in enumerate(space["parts"]):
+            lines.append(f"{indent}part {i} ({part['dim']} coordinates, prior {part.get('prior')}):")
+            lines += _delta_lines(part, indent + "  ").splitlines()
+    elif space.get("summarised"):
+        extra = ", ".join(f"{k} {space[k]}" for k in ("set", "radius", "image_shape") if k in space)
+        b = space.get("bounds")
+        lines.append(f"{indent}{space['dim']} coordinates {space['names'][0]} ... {space['names'][-1]}"
+                     f"{', bounds ' + str(b) if b is not None else ''}{', ' + extra if extra else ''}")
+    else:
+        bounds = space.get("bounds")
+        for i, name in enumerate(space.get("names", [])):
+            b = bounds[i] if bounds is not None and bounds[i] is not None else "unbounded"
+            lines.append(f"{indent}δ[{i}] {name:<16} {b}")
+    return "".join(line + "\n" for line in lines)

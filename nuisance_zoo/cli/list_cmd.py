@@ -5,7 +5,7 @@ from __future__ import annotations
 def register(sub) -> None:
     p = sub.add_parser("list", help="list registered nuisance models (fnmatch PATTERN, e.g. 'gtsrb-*')")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style wildcard (default: all)")
-    p.add_argument("--kind", choices=["known", "learned"], help="only known or only learned models")
+    p.add_argument("--kind", choices=["known", "learned", "composed"], help="only models of this kind")
     p.set_defaults(func=run)
 
 

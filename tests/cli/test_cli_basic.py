@@ -71,3 +71,32 @@ def test_fit_then_load_the_result_by_local_dir(tmp_path):
     r = cli("fit", "--domain-a", "mnist-sample:train?labels=0&limit=16", "--domain-b", "mnist-sample:train",
             "--out", str(out), "--iterations", "2")
     assert r.returncode == 2 and "resume" in r.stderr.lower()  # refuses to overwrite a run silently
+
+
+def test_info_summarises_a_per_pixel_delta_space():
+    import nuisance_zoo as nz
+
+    d = nz.info("additive-l2")
+    space = d["delta_space"]
+    assert d["delta_dim"] == 3072 and space["summarised"] is True
+    assert space["set"] == "l2-ball" and space["radius"] == 0.5 and space["image_shape"] == [3, 32, 32]
+    assert len(space["names"]) == 5 and space["bounds"] is None
+    box = nz.info("additive-linf")["delta_space"]
+    assert box["bounds"] == [-8 / 255, 8 / 255]  # a box: its overall extent
+    assert "summarised" not in nz.info("haze")["delta_space"]  # short Δ: every coordinate listed
+    r = cli("info", "haze @ additive-l2")
+    assert r.returncode == 0, r.stderr
+    assert "(composed)" in r.stdout and "3072 coordinates" in r.stdout and "δ[0] density" in r.stdout
+    assert len(r.stdout.splitlines()) < 20
+
+
+def test_list_models_filters_by_kind():
+    import pytest
+
+    import nuisance_zoo as nz
+
+    known, learned = nz.list_models(kind="known"), nz.list_models(kind="learned")
+    assert "brightness" in known and "gtsrb-contrast" in learned and not set(known) & set(learned)
+    assert sorted(known + learned + nz.list_models(kind="composed")) == nz.list_models()
+    with pytest.raises(ValueError, match="kind must be one of known, learned, composed"):
+        nz.list_models(kind="learnt")
