@@ -156,7 +156,8 @@ CRASH_ENV = "NUISANCE_ZOO_CRASH_AT"
 WRITE_POINTS_ENV = "NUISANCE_ZOO_WRITE_POINTS"
 
 _point_counts: dict[str, int] = {}
-_recorders: list[list[str]] = []
+#: Open recordings: the list of tags each one collects, with its own counts.
+_recorders: list[tuple[list[str], dict[str, int]]] = []
 
 
 class InjectedCrash(RuntimeError):
@@ -170,7 +171,8 @@ def reset_write_points() -> None:
 
 @contextmanager
 def recording_write_points() -> Iterator[list[str]]:
-    """Collect the write points reached inside the block, as ``NAME:N``, in order.
+    """Collect the write points reached inside the block, as ``NAME:N`` (N counted from the
+    block's start), in order.
 
     Example:
         >>> with recording_write_points() as points:   # doctest: +SKIP
@@ -178,12 +180,12 @@ def recording_write_points() -> Iterator[list[str]]:
         >>> points                                      # doctest: +SKIP
         ['classifier.weights:1', 'classifier.config:1', 'metrics.json:1', ...]
     """
-    seen: list[str] = []
-    _recorders.append(seen)
+    entry: tuple[list[str], dict[str, int]] = ([], {})
+    _recorders.append(entry)
     try:
-        yield seen
+        yield entry[0]
     finally:
-        _recorders.remove(seen)
+        _recorders.remove(entry)
 
 
 def write_point(name: str) -> None:
@@ -194,8 +196,9 @@ def write_point(name: str) -> None:
     """
     n = _point_counts[name] = _point_counts.get(name, 0) + 1
     tag = f"{name}:{n}"
-    for seen in _recorders:
-        seen.append(tag)
+    for seen, counts in _recorders:
+        counts[name] = counts.get(name, 0) + 1
+        seen.append(f"{name}:{counts[name]}")
     log = os.environ.get(WRITE_POINTS_ENV)
     if log:
         with open(log, "a") as f:
