@@ -100,7 +100,7 @@ def _try_lock(fd: int) -> bool:
 
 
 def _read_record(fd: int) -> dict | None:
-    """The lock file's record; ``{}`` for an empty or unreadable one, None for no file content at all."""
+    """The lock file's record; None for an empty file, ``{}`` for one that is not a record."""
     data = os.pread(fd, 65536, 0) if hasattr(os, "pread") else os.read(fd, 65536)  # pragma: no branch
     if not data:
         return None
@@ -139,7 +139,13 @@ def acquire(folder: str | Path, command: str = "") -> RunLock:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # knowing whether the file was there tells a dead run's lock from a fresh one
+            fd, existed = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), False
+        except FileExistsError:
+            try:
+                fd, existed = os.open(path, os.O_RDWR), True
+            except FileNotFoundError:  # released between the two opens: try again
+                continue
         if not _try_lock(fd):
             holder = _read_record(fd)
             os.close(fd)
@@ -155,7 +161,7 @@ def acquire(folder: str | Path, command: str = "") -> RunLock:
         if same:
             break
         os.close(fd)
-    previous = _read_record(fd)
+    previous = (_read_record(fd) or {}) if existed else None
     if previous is not None:
         # The file exists and nobody holds it: its run died without releasing it.
         warnings.warn(f"{folder}: taking over the lock of {_describe(previous)}, which is no longer running "

@@ -200,18 +200,19 @@ def checkpoint_path(out: Path | None, resume: bool, overwrite: bool) -> Path | N
 
     Called with ``out``'s run lock held. It also readies the folder: a killed run's temporaries
     are removed; a fresh start (no resume) removes the previous run's outputs
-    (:data:`RUN_OUTPUTS`). A resume in a folder whose last run was killed before its first
-    checkpoint (its stale lock was taken over) starts from iteration 0: there is nothing to
-    restore, and :func:`restore_run` returns 0.
+    (:data:`RUN_OUTPUTS`). A resume in a folder where a run started but stopped before its first
+    checkpoint (killed: its stale lock was taken over; or failed: its ``log.jsonl`` is there)
+    starts from iteration 0: there is nothing to restore, and :func:`restore_run` returns 0.
     """
     ckpt = out / CHECKPOINT_NAME if out is not None else None
     if out is not None:
         clean_leftovers(out)
     if resume and (ckpt is None or not ckpt.is_file()):
         lock = held_lock(out) if out is not None else None
-        if lock is None or lock.previous is None:
+        started = (lock is not None and lock.previous is not None) or (out is not None and (out / LOG_NAME).is_file())
+        if not started:
             raise FileNotFoundError(f"resume=True but {ckpt or 'out_dir=None'} has no checkpoint; run without --resume first.")
-        resume = False  # killed before its first checkpoint: its run starts again from 0
+        resume = False  # stopped before its first checkpoint: the run starts again from 0
     if not resume and not overwrite and ckpt is not None and ckpt.is_file():
         raise ValueError(f"{out} already holds a training checkpoint; pass resume=True (--resume) to continue it, "
                          f"overwrite=True (--overwrite) to start afresh, or choose another output folder.")
