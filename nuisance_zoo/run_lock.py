@@ -92,16 +92,24 @@ def _try_lock(fd: int) -> bool:
         return True
     import msvcrt  # pragma: no cover - Windows
 
+    # Lock one byte far past the record, so that a refused run can still read who holds it.
+    os.lseek(fd, 1 << 30, os.SEEK_SET)  # pragma: no cover
     try:  # pragma: no cover
         msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
     except OSError:  # pragma: no cover
         return False
+    finally:
+        os.lseek(fd, 0, os.SEEK_SET)
     return True  # pragma: no cover
 
 
 def _read_record(fd: int) -> dict | None:
     """The lock file's record; None for an empty file, ``{}`` for one that is not a record."""
-    data = os.pread(fd, 65536, 0) if hasattr(os, "pread") else os.read(fd, 65536)  # pragma: no branch
+    if hasattr(os, "pread"):
+        data = os.pread(fd, 65536, 0)
+    else:  # pragma: no cover - Windows
+        os.lseek(fd, 0, os.SEEK_SET)
+        data = os.read(fd, 65536)
     if not data:
         return None
     try:
