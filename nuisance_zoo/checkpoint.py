@@ -46,6 +46,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,12 +255,33 @@ def atomic_write_text(path: str | Path, text: str, point: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # an old C library
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange) == 0
+
+
 def _replace_folder(src: Path, dst: Path) -> None:
-    """Move folder ``src`` onto ``dst``. A new ``dst`` appears in one rename; an existing one
-    (rewritten by a resume) is first renamed aside to ``.dst.old``, so a reader finds the old
-    folder, no folder, or the new one, never a mix (POSIX cannot rename onto a non-empty folder)."""
+    """Move folder ``src`` onto ``dst`` (POSIX cannot rename onto a non-empty folder).
+
+    A new ``dst`` appears in one rename. An existing one (rewritten by a resume) is swapped with
+    ``src`` in one step where the system can (Linux), and the old content, now under ``src``'s
+    temporary name, is removed. Elsewhere it is first renamed aside to ``.dst.old``: a reader
+    then finds the old folder, no folder, or the new one, never a mix.
+    """
     if not dst.exists():
         os.replace(src, dst)
+        return
+    if _exchange(src, dst):
+        shutil.rmtree(src, ignore_errors=True)  # the old folder; a kill here leaves a temporary
         return
     old = dst.with_name(f".{dst.name}{_OLD_SUFFIX}")
     if old.exists():
