@@ -252,7 +252,7 @@ def atomic_file(path: str | Path, point: str) -> Iterator[Path]:
 def atomic_write_text(path: str | Path, text: str, point: str) -> None:
     """Write ``text`` to ``path`` through :func:`atomic_file`."""
     with atomic_file(path, point) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(text.encode("utf-8"))  # bytes: no newline translation (CSV brings its own \r\n)
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -40,11 +40,10 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..checkpoint import CHECKPOINT_NAME, read_checkpoint
+from ..checkpoint import CHECKPOINT_NAME, atomic_file, read_checkpoint
+from ..run_lock import exclusive_out
 from .config import FitConfig, GeneratorConfig
 from .discriminator import MultiScaleDiscriminator
-from ..checkpoint import atomic_file
-from ..run_lock import exclusive_out
 from .fit_loop import (EpochSampler, as_images, batch_images, check_discriminator, checkpoint_path, init_weights,
                        loop_setup, restore_run, save_model_folder, save_run_checkpoint)
 from .generator import MunitGenerator, StyleEncoder

@@ -37,10 +37,10 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from .config import DiscriminatorConfig, load_config_file
-from .discriminator import MultiScaleDiscriminator
 from ..checkpoint import atomic_file
 from ..run_lock import exclusive_out
+from .config import DiscriminatorConfig, load_config_file
+from .discriminator import MultiScaleDiscriminator
 from .fit_loop import (EpochSampler, as_images, batch_images, check_discriminator, checkpoint_path, init_weights,
                        loop_setup, restore_run, save_model_folder, save_run_checkpoint)
 from .structured import DEFAULT_CHAIN, StructuredGenerator
