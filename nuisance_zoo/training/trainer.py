@@ -198,8 +198,9 @@ def _start_fresh(out: Path) -> None:
     let ``resume`` continue the old run, and old metrics must not pass for this run's."""
     from .classifiers import CLASSIFIER_CONFIG, CLASSIFIER_WEIGHTS
 
-    # the config first: without it the folder is no classifier, never a mix of two runs
-    for name in (CLASSIFIER_CONFIG, CLASSIFIER_WEIGHTS, *RUN_FILES):
+    # The checkpoint first: a kill in the middle must not leave the old run to be resumed. Then
+    # the classifier's config: without it the folder is no classifier, never a mix of two runs.
+    for name in (*RUN_FILES, CLASSIFIER_CONFIG, CLASSIFIER_WEIGHTS):
         (out / name).unlink(missing_ok=True)
 
 
