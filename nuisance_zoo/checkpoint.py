@@ -19,6 +19,15 @@ run killed at any moment leaves the previous checkpoint or the new one, never a 
 copy of ``state`` is written beside it as ``<stem>.json`` for people (never read back).
 Nothing is pickled: weights and state are safetensors + JSON only.
 
+Every other artefact of a run goes through the same two helpers: :func:`atomic_file` (a file
+written under ``<name>.tmp`` and renamed into place) and :func:`atomic_folder` (a folder
+written as the hidden sibling ``.<name>.tmp`` and renamed into place). Each calls
+:func:`write_point` just before its rename: the moment a kill would leave a finished but
+uncommitted temporary behind. :func:`clean_leftovers` removes such temporaries when the next
+run (or resume) takes the folder. ``write_point`` is also the fault-injection hook of the
+tests: ``NUISANCE_ZOO_CRASH_AT=checkpoint:2`` kills the process (SIGKILL, like ``kill -9``:
+no cleanup, no ``finally``) the second time it reaches the ``checkpoint`` point.
+
 This module sits at the base of the package (it imports nothing else from it) so that both the
 classifier trainer (``training/``) and the generator trainers (``learned/``) can use it.
 
@@ -35,9 +44,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any, Iterator, Mapping, Union
 
 import torch
 from torch import Tensor, nn
@@ -45,6 +58,8 @@ from torch import Tensor, nn
 __all__ = [
     "CHECKPOINT_NAME", "FORMAT", "Checkpoint", "save_checkpoint", "load_checkpoint", "read_checkpoint",
     "restore_checkpoint", "optimizer_to_flat", "optimizer_from_flat",
+    "write_point", "recording_write_points", "reset_write_points", "InjectedCrash", "CRASH_ENV",
+    "atomic_file", "atomic_folder", "atomic_write_text", "clean_leftovers", "TMP_SUFFIX", "repair_json_copy",
 ]
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -133,10 +148,201 @@ def optimizer_from_flat(name: str, optimizer: torch.optim.Optimizer, tensors: Ma
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+# ---------------------------------------------------------------------------------- write points
+#: ``NAME:N[:ACTION]``: at the N-th time this process reaches write point NAME, ACTION it:
+#: ``kill`` (default; SIGKILL to itself, i.e. ``kill -9``), ``stop`` (SIGSTOP: frozen while
+#: holding its lock, until someone kills or continues it) or ``raise`` (:class:`InjectedCrash`).
+CRASH_ENV = "NUISANCE_ZOO_CRASH_AT"
+#: A file to which every write point reached is appended as ``NAME:N`` (one per line).
+WRITE_POINTS_ENV = "NUISANCE_ZOO_WRITE_POINTS"
+
+_point_counts: dict[str, int] = {}
+#: Open recordings: the list of tags each one collects, with its own counts.
+_recorders: list[tuple[list[str], dict[str, int]]] = []
+
+
+class InjectedCrash(RuntimeError):
+    """Raised at a write point named in ``NUISANCE_ZOO_CRASH_AT`` with the ``raise`` action."""
+
+
+def reset_write_points() -> None:
+    """Start counting write points from zero again (``NAME:N`` counts from here)."""
+    _point_counts.clear()
+
+
+@contextmanager
+def recording_write_points() -> Iterator[list[str]]:
+    """Collect the write points reached inside the block, as ``NAME:N`` (N counted from the
+    block's start), in order.
+
+    Example:
+        >>> with recording_write_points() as points:   # doctest: +SKIP
+        ...     train(..., out="run")
+        >>> points                                      # doctest: +SKIP
+        ['classifier.weights:1', 'classifier.config:1', 'metrics.json:1', ...]
+    """
+    entry: tuple[list[str], dict[str, int]] = ([], {})
+    _recorders.append(entry)
+    try:
+        yield entry[0]
+    finally:
+        _recorders.remove(entry)
+
+
+def write_point(name: str) -> None:
+    """Mark the moment just before an artefact named ``name`` is committed (renamed into place).
+
+    Costs a dictionary update and an environment look-up; its only effects are the test hooks
+    in the module docstring (record, kill, stop or raise at the N-th time).
+    """
+    n = _point_counts[name] = _point_counts.get(name, 0) + 1
+    tag = f"{name}:{n}"
+    for seen, counts in _recorders:
+        counts[name] = counts.get(name, 0) + 1
+        seen.append(f"{name}:{counts[name]}")
+    log = os.environ.get(WRITE_POINTS_ENV)
+    if log:
+        with open(log, "a") as f:
+            f.write(tag + "\n")
+    spec = os.environ.get(CRASH_ENV)
+    if not spec:
+        return
+    point, _, rest = spec.partition(":")
+    count, _, action = rest.partition(":")
+    if point != name or count != str(n):
+        return
+    action = action or "kill"
+    if action == "raise":
+        raise InjectedCrash(f"injected crash at write point {tag} ({CRASH_ENV}={spec})")
+    sig = getattr(signal, "SIGSTOP" if action == "stop" else "SIGKILL", None)
+    if sig is None:  # no such signal here (Windows): end the process without any cleanup instead
+        os._exit(137)
+    os.kill(os.getpid(), sig)
+
+
+# ---------------------------------------------------------------------------------- atomic writes
+#: Suffix of a file being written (``name.tmp``); folders are written as ``.name.tmp``.
+TMP_SUFFIX = ".tmp"
+_OLD_SUFFIX = ".old"
+
+
+@contextmanager
+def atomic_file(path: str | Path, point: str) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; when the block ends, rename it onto ``path``.
+
+    A reader of ``path`` sees the old file or the new one, never half of one. If the block
+    raises, the temporary is removed; if the process is killed, :func:`clean_leftovers` does it.
+
+    Args:
+        path: the file to write (its folder is created).
+        point: the write point's name (see :func:`write_point`), reached just before the rename.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    try:
+        yield tmp
+        write_point(point)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str, point: str) -> None:
+    """Write ``text`` to ``path`` through :func:`atomic_file`."""
+    with atomic_file(path, point) as tmp:
+        tmp.write_bytes(text.encode("utf-8"))  # bytes: no newline translation (CSV brings its own \r\n)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # an old C library
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange) == 0
+
+
+def _replace_folder(src: Path, dst: Path) -> None:
+    """Move folder ``src`` onto ``dst`` (POSIX cannot rename onto a non-empty folder).
+
+    A new ``dst`` appears in one rename. An existing one (rewritten by a resume) is swapped with
+    ``src`` in one step where the system can (Linux), and the old content, now under ``src``'s
+    temporary name, is removed. Elsewhere it is first renamed aside to ``.dst.old``: a reader
+    then finds the old folder, no folder, or the new one, never a mix.
+    """
+    if not dst.exists():
+        os.replace(src, dst)
+        return
+    if _exchange(src, dst):
+        shutil.rmtree(src, ignore_errors=True)  # the old folder; a kill here leaves a temporary
+        return
+    old = dst.with_name(f".{dst.name}{_OLD_SUFFIX}")
+    if old.exists():
+        shutil.rmtree(old)
+    os.replace(dst, old)
+    os.replace(src, dst)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def atomic_folder(path: str | Path, point: str) -> Iterator[Path]:
+    """Yield an empty hidden temporary folder beside ``path``; when the block ends, rename it
+    onto ``path`` (a model folder: weights, config and card appear together or not at all).
+
+    Args:
+        path: the folder to write (its parent is created).
+        point: the write point's name (see :func:`write_point`), reached just before the rename.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}{TMP_SUFFIX}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        yield tmp
+        write_point(point)
+        _replace_folder(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def clean_leftovers(folder: str | Path) -> list[Path]:
+    """Remove what a killed run left half-done in ``folder`` and its direct subfolders.
+
+    Call it only while holding the folder's run lock (nobody else is writing there): temporary
+    files ``*.tmp`` and folders ``.*.tmp`` are removed, and a folder swap that was cut between
+    its two renames (``.name.old`` present, ``name`` missing) is rolled back.
+
+    Returns:
+        The paths removed or restored.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    done: list[Path] = []
+    places = [folder] + [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    for place in places:
+        for p in list(place.iterdir()):
+            if p.is_dir() and p.name.startswith(".") and p.name.endswith(_OLD_SUFFIX):
+                target = p.with_name(p.name[1:-len(_OLD_SUFFIX)])
+                if target.exists():
+                    shutil.rmtree(p)
+                else:
+                    os.replace(p, target)
+                done.append(p)
+            elif p.name.endswith(TMP_SUFFIX) and (p.is_file() or (p.is_dir() and p.name.startswith("."))):
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+                done.append(p)
+    return done
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, optimizers: Optimizers, state: dict, *,
@@ -174,10 +380,12 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizers: Optimizers, 
         tensors[f"extra.{name}"] = t.detach().cpu().contiguous().clone()
     text = json.dumps(state)
     metadata = {"format": FORMAT, "state": text, "optimizers": json.dumps(optim_meta)}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)  # atomic: readers see the old checkpoint or the new one, never half of one
-    _atomic_write_text(path.with_suffix(".json"), json.dumps(state, indent=2) + "\n")
+    # atomic: readers see the old checkpoint or the new one, never half of one
+    with atomic_file(path, "checkpoint") as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    # The JSON copy follows; a kill between the two leaves it one checkpoint behind, which the
+    # resume (it redoes the steps after the checkpoint and writes both again) repairs.
+    atomic_write_text(path.with_suffix(".json"), json.dumps(state, indent=2) + "\n", "checkpoint.json")
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
@@ -200,6 +408,24 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
                          f"expected {FORMAT!r}).")
     return Checkpoint(path=path, state=json.loads(metadata["state"]), tensors=load_file(str(path)),
                       optimizers=json.loads(metadata.get("optimizers", "{}")))
+
+
+def repair_json_copy(ckpt: Checkpoint) -> bool:
+    """Rewrite the people's copy ``<stem>.json`` from ``ckpt`` when it is missing or differs.
+
+    A run killed between the checkpoint's rename and its JSON copy's leaves the copy one
+    checkpoint behind; a resume calls this so the folder ends consistent even when nothing is
+    left to train. Returns whether it wrote.
+    """
+    path = ckpt.path.with_suffix(".json")
+    text = json.dumps(ckpt.state, indent=2) + "\n"
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except OSError:
+        pass
+    atomic_write_text(path, text, "checkpoint.json")
+    return True
 
 
 def restore_checkpoint(ckpt: Checkpoint, model: nn.Module, optimizers: Optimizers = None, *,

@@ -21,6 +21,7 @@ GROUPS: dict[str, str] = {
     "nuisance_zoo.base": "base",
     "nuisance_zoo.version": "base",
     "nuisance_zoo.checkpoint": "base",
+    "nuisance_zoo.run_lock": "base",
     "nuisance_zoo.catalogue": "base",
     "nuisance_zoo.model_folder": "base",
     "nuisance_zoo.data": "data",
@@ -54,7 +55,8 @@ DATA_IMPORTERS = {"training", "eval", "app"}
 DATA_IMPORTER_MODULES = ("nuisance_zoo.learned.fit",)  # learned.fit* take data from it
 
 #: Modules that import nothing from the package at all.
-LEAVES = {"nuisance_zoo.base", "nuisance_zoo.version", "nuisance_zoo.checkpoint", "nuisance_zoo.model_folder"}
+LEAVES = {"nuisance_zoo.base", "nuisance_zoo.version", "nuisance_zoo.checkpoint", "nuisance_zoo.model_folder",
+          "nuisance_zoo.run_lock"}
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def register(sub) -> None:
                         "(brightness, gamma, contrast, ...) driven by a small MLP instead; default: small")
     p.add_argument("--batch-size", type=int_at_least(1), default=None, metavar="B")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
-    p.add_argument("--overwrite", action="store_true", help="start afresh even if OUT holds a checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start afresh even if OUT holds a checkpoint (the previous run's outputs are deleted first)")
     p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--data-root", default=None, metavar="PATH", help="data root (default: $NUISANCE_ZOO_DATA or ../shared/data)")
     p.add_argument("--download", action="store_true",

@@ -52,7 +52,7 @@ def register(sub) -> None:
     p.add_argument("--in-chans", type=int_at_least(1), default=None, help="classifier input channels (default: the data's)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
-    p.add_argument("--overwrite", action="store_true", help="start afresh even if --out has a checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start afresh even if --out has a checkpoint (its checkpoint, metrics and classifier are deleted first)")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     p.add_argument("--data-root", default=None, help="root folder for data specs")
     p.add_argument("--download", action="store_true",

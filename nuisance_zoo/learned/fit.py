@@ -64,7 +64,9 @@ def fit(
         iterations, batch_size, grid_every, checkpoint_every: override the config's values.
         out_dir: where grids (``grids/iter_XXXXXXX.png``), the checkpoint
             (``checkpoint.safetensors`` + ``checkpoint.json``), the loss log (``log.jsonl``),
-            ``snapshots/`` and the final ``model/`` folder go. None: nothing is written.
+            ``snapshots/`` and the final ``model/`` folder go, each renamed into place whole. None:
+            nothing is written. The run holds ``out_dir/.lock``: a second run into the same folder
+            raises :class:`~nuisance_zoo.run_lock.RunLockedError` naming this run's pid.
         resume: continue from ``out_dir``'s checkpoint (an error if there is none). The config
             and data must be those of the interrupted run; ``iterations`` may be raised.
         seed: seeds initialisation, data order and style draws.
@@ -76,7 +78,7 @@ def fit(
             ``out_dir/snapshots/iter_XXXXXXX`` (the paper's Section 7.2 compares such snapshots).
         training_info: extra facts for the saved model's card (``domains``, ``selection``, ...).
         overwrite: start afresh in an ``out_dir`` that already holds a checkpoint (otherwise an
-            error: a run is never replaced silently).
+            error: a run is never replaced silently); the previous run's outputs are deleted first.
 
     Returns:
         The A→B generator in eval mode, on ``device``.

@@ -8,22 +8,40 @@ Checkpoints use the package's one format (:mod:`nuisance_zoo.checkpoint`): the t
 weights, both optimisers, the training generator (``rng.train``), the global torch RNG and
 the data samplers' permutations (``extra.sampler.<domain>.perm``), with the run record as
 JSON. Resuming is bit-exact.
+
+Writes (the files of ``out_dir``): every artefact is renamed into place whole
+(:func:`~nuisance_zoo.checkpoint.atomic_file`, :func:`~nuisance_zoo.checkpoint.atomic_folder`),
+and an iteration's grid and snapshot are written before its checkpoint, so a resume from the
+checkpoint redoes any of them a kill cut short. ``log.jsonl`` is append-only; a resume first
+trims it to the checkpoint's iteration. The run holds ``out_dir/.lock``
+(:mod:`nuisance_zoo.run_lock`), taken by :func:`~nuisance_zoo.learned.fit_munit.fit_munit` and
+:func:`~nuisance_zoo.learned.fit_structured.fit_structured`.
 """
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
 
-from ..checkpoint import CHECKPOINT_NAME, read_checkpoint, restore_checkpoint, save_checkpoint
+from ..checkpoint import (CHECKPOINT_NAME, atomic_folder, atomic_write_text, clean_leftovers, read_checkpoint,
+                          repair_json_copy, restore_checkpoint, save_checkpoint)
+from ..run_lock import held_lock
 
 __all__ = [
     "CHECKPOINT_NAME", "GRID_ROWS", "GRID_DRAWS", "as_images", "EpochSampler", "batch_images", "init_weights",
     "check_discriminator", "loop_setup", "checkpoint_path", "save_run_checkpoint", "restore_run",
+    "save_model_folder", "LOG_NAME", "RUN_OUTPUTS",
 ]
+
+LOG_NAME = "log.jsonl"
+#: What a fit writes into ``out_dir`` (besides ``.lock``); a fresh start removes the last run's.
+RUN_OUTPUTS = (CHECKPOINT_NAME, Path(CHECKPOINT_NAME).with_suffix(".json").name, LOG_NAME, "grids", "snapshots",
+               "model")
 
 #: Images per domain shown in the progress grids, and δ draws per image.
 GRID_ROWS = 8
@@ -151,21 +169,57 @@ def loop_setup(xa_all: Tensor, xb_all: Tensor, cfg, delta_dim: int, seed: int, s
         from tqdm.auto import tqdm
 
         bar = tqdm(total=cfg.iterations, initial=start, desc=desc, unit="it", dynamic_ncols=True)
+    log = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    log = open(out / "log.jsonl", "a") if out is not None else None
+        _trim_log(out / LOG_NAME, start)
+        log = open(out / LOG_NAME, "a")
     return ga, gb, grid_deltas, run, bar, log
+
+
+def _trim_log(path: Path, start: int) -> None:
+    """Keep the records of iterations up to ``start`` (the checkpoint's): a killed run may have
+    logged iterations after its last checkpoint, which the resume runs and logs again."""
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    keep = []
+    for line in lines:
+        try:
+            if int(json.loads(line)["iteration"]) <= start:
+                keep.append(line if line.endswith("\n") else line + "\n")
+        except (ValueError, KeyError, TypeError):  # a torn last line, or not a record of ours
+            continue
+    if keep != lines:
+        atomic_write_text(path, "".join(keep), "log.trim")
 
 
 # ---------------------------------------------------------------------------------- checkpoints
 def checkpoint_path(out: Path | None, resume: bool, overwrite: bool) -> Path | None:
-    """``out``'s checkpoint file, after refusing a resume without one or a silent overwrite."""
+    """``out``'s checkpoint file, after refusing a resume without one or a silent overwrite.
+
+    Called with ``out``'s run lock held. It also readies the folder: a killed run's temporaries
+    are removed; a fresh start (no resume) removes the previous run's outputs
+    (:data:`RUN_OUTPUTS`). A resume in a folder where a run started but stopped before its first
+    checkpoint (killed: its stale lock was taken over; or failed: its ``log.jsonl`` is there)
+    starts from iteration 0: there is nothing to restore, and :func:`restore_run` returns 0.
+    """
     ckpt = out / CHECKPOINT_NAME if out is not None else None
+    if out is not None:
+        clean_leftovers(out)
     if resume and (ckpt is None or not ckpt.is_file()):
-        raise FileNotFoundError(f"resume=True but {ckpt or 'out_dir=None'} has no checkpoint; run without --resume first.")
+        lock = held_lock(out) if out is not None else None
+        started = (lock is not None and lock.previous is not None) or (out is not None and (out / LOG_NAME).is_file())
+        if not started:
+            raise FileNotFoundError(f"resume=True but {ckpt or 'out_dir=None'} has no checkpoint; run without --resume first.")
+        resume = False  # stopped before its first checkpoint: the run starts again from 0
     if not resume and not overwrite and ckpt is not None and ckpt.is_file():
         raise ValueError(f"{out} already holds a training checkpoint; pass resume=True (--resume) to continue it, "
                          f"overwrite=True (--overwrite) to start afresh, or choose another output folder.")
+    if not resume and out is not None:
+        for name in RUN_OUTPUTS:
+            p = out / name
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     return ckpt
 
 
@@ -193,6 +247,8 @@ def restore_run(path: Path, family: str, trainer: nn.Module, rng: torch.Generato
         config_mismatch: given the saved run record's ``"config"``, the names of the fields
             that differ from the current config (a resume needs the interrupted run's config).
     """
+    if not path.is_file():  # the run was killed before its first checkpoint (see checkpoint_path)
+        return 0
     ckpt = read_checkpoint(path)
     run = ckpt.state
     if run.get("family") != family:
@@ -203,8 +259,23 @@ def restore_run(path: Path, family: str, trainer: nn.Module, rng: torch.Generato
         raise ValueError(f"cannot resume from {path}: the config differs in {mismatched}. Resume with the "
                          f"interrupted run's config (saved in {path.with_suffix('.json')}).")
     restore_checkpoint(ckpt, trainer, {"gen": trainer.gen_opt, "dis": trainer.dis_opt}, generators={"train": rng})
+    repair_json_copy(ckpt)
     for name, s in samplers.items():
         s.perm, s.pos = ckpt.extra(f"sampler.{name}.perm").clone(), int(run["samplers"][name])
         if len(s.perm) != s.n:
             raise ValueError(f"cannot resume from {path}: domain_{name} had {len(s.perm)} images, now {s.n}.")
     return int(run["iteration"])
+
+
+def save_model_folder(G: nn.Module, folder: Path, training: dict, point: str) -> None:
+    """``G.save_pretrained`` into a temporary folder renamed onto ``folder`` when complete, so a
+    loader never finds a model folder with weights but no config (or the reverse).
+
+    Args:
+        G: a model with ``save_pretrained`` (a learned generator).
+        folder: ``out/model`` or ``out/snapshots/iter_N``.
+        training: the ``training`` facts for its config and card.
+        point: the write point's name (``"model"``, ``"snapshot"``).
+    """
+    with atomic_folder(folder, point) as tmp:
+        G.save_pretrained(tmp, training=training)

@@ -40,11 +40,12 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..checkpoint import CHECKPOINT_NAME, read_checkpoint
+from ..checkpoint import CHECKPOINT_NAME, atomic_file, read_checkpoint
+from ..run_lock import exclusive_out
 from .config import FitConfig, GeneratorConfig
 from .discriminator import MultiScaleDiscriminator
 from .fit_loop import (EpochSampler, as_images, batch_images, check_discriminator, checkpoint_path, init_weights,
-                       loop_setup, restore_run, save_run_checkpoint)
+                       loop_setup, restore_run, save_model_folder, save_run_checkpoint)
 from .generator import MunitGenerator, StyleEncoder
 
 __all__ = ["fit_munit", "DomainAutoencoder", "MunitTrainer", "CHECKPOINT_NAME", "load_checkpoint_state", "FAMILY"]
@@ -182,11 +183,13 @@ def _save_grid(path: Path, trainer: MunitTrainer, xa: Tensor, xb: Tensor, deltas
             cols.append(other.gen.from_internal(other.decode(c, d.expand(x.shape[0], -1))))
         cols = [t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t for t in cols]
         rows.append(torch.stack(cols, 1).flatten(0, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(torch.cat(rows).clamp(0, 1).cpu(), str(path), nrow=2 + len(deltas), padding=1, pad_value=1.0)
+    with atomic_file(path, "grid") as tmp:
+        save_image(torch.cat(rows).clamp(0, 1).cpu(), str(tmp), format="png", nrow=2 + len(deltas), padding=1,
+                   pad_value=1.0)
 
 
 # ---------------------------------------------------------------------------------- fit
+@exclusive_out("out_dir", "fit")
 def fit_munit(
     domain_a: Any,
     domain_b: Any,
@@ -215,7 +218,9 @@ def fit_munit(
         iterations, batch_size, grid_every, checkpoint_every: override the config's values.
         out_dir: where grids (``grids/iter_XXXXXXX.png``), the checkpoint
             (``checkpoint.safetensors`` + ``checkpoint.json``), the loss log (``log.jsonl``),
-            ``snapshots/`` and the final ``model/`` folder go. None: nothing is written.
+            ``snapshots/`` and the final ``model/`` folder go, each renamed into place whole. None:
+            nothing is written. The run holds ``out_dir/.lock``: a second run into the same folder
+            raises :class:`~nuisance_zoo.run_lock.RunLockedError` naming this run's pid.
         resume: continue from ``out_dir``'s checkpoint (an error if there is none). The config
             and data must be those of the interrupted run; ``iterations`` may be raised.
         seed: seeds initialisation, data order and style draws.
@@ -227,7 +232,7 @@ def fit_munit(
             ``out_dir/snapshots/iter_XXXXXXX`` (the paper's Section 7.2 compares such snapshots).
         training_info: extra facts for the saved model's card (``domains``, ``selection``, ...).
         overwrite: start afresh in an ``out_dir`` that already holds a checkpoint (otherwise an
-            error: a run is never replaced silently).
+            error: a run is never replaced silently); the previous run's outputs are deleted first.
 
     Returns:
         The A→B generator in eval mode, on ``device``.
@@ -295,10 +300,11 @@ def fit_munit(
             run["iteration"] = done
             if cfg.grid_every and (done % cfg.grid_every == 0 or done == cfg.iterations):
                 _save_grid(out / "grids" / f"iter_{done:07d}.png", trainer, ga, gb, grid_deltas)
+            if done in snapshots:  # before the checkpoint, so that a resume from it redoes a cut snapshot
+                _save_model(trainer.generator_a2b(), out / "snapshots" / f"iter_{done:07d}", done, training_info,
+                            "snapshot")
             if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.iterations:
                 save_run_checkpoint(ckpt, FAMILY, trainer, run, rng, samplers)
-            if done in snapshots:
-                _save_model(trainer.generator_a2b(), out / "snapshots" / f"iter_{done:07d}", done, training_info)
     finally:
         if bar is not None:
             bar.close()
@@ -311,13 +317,14 @@ def fit_munit(
     return G
 
 
-def _save_model(G: MunitGenerator, folder: Path, iterations: int, training_info: dict | None) -> None:
+def _save_model(G: MunitGenerator, folder: Path, iterations: int, training_info: dict | None,
+                point: str = "model") -> None:
     if not hasattr(G, "save_pretrained"):  # pragma: no cover - only before learned/pretrained.py existed
         return
     info = dict(training_info or {})
     info.setdefault("iterations", iterations)
     info.setdefault("trainer", "nuisance_zoo.learned.fit (MUNIT objective, Table 12 weights)")
-    G.save_pretrained(folder, training=info)
+    save_model_folder(G, folder, info, point)
 
 
 def _config_mismatch(saved: dict, cfg: FitConfig) -> list[str]:

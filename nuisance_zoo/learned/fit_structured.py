@@ -37,10 +37,12 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
+from ..checkpoint import atomic_file
+from ..run_lock import exclusive_out
 from .config import DiscriminatorConfig, load_config_file
 from .discriminator import MultiScaleDiscriminator
 from .fit_loop import (EpochSampler, as_images, batch_images, check_discriminator, checkpoint_path, init_weights,
-                       loop_setup, restore_run, save_run_checkpoint)
+                       loop_setup, restore_run, save_model_folder, save_run_checkpoint)
 from .structured import DEFAULT_CHAIN, StructuredGenerator
 
 __all__ = ["StructuredFitConfig", "StructuredTrainer", "fit_structured", "is_structured_config", "PRESET_NAME", "FAMILY"]
@@ -207,11 +209,12 @@ def _save_grid(path: Path, G: StructuredGenerator, xa: Tensor, xb: Tensor, delta
     cols = [xa] + [G.decode(c, d.expand(xa.shape[0], -1)) for d in deltas]
     cols.append(xb[torch.arange(xa.shape[0]) % xb.shape[0]])
     cols = [t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t for t in cols]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(torch.stack(cols, 1).flatten(0, 1).clamp(0, 1).cpu(), str(path), nrow=len(cols), padding=1,
-               pad_value=1.0)
+    with atomic_file(path, "grid") as tmp:
+        save_image(torch.stack(cols, 1).flatten(0, 1).clamp(0, 1).cpu(), str(tmp), format="png", nrow=len(cols),
+                   padding=1, pad_value=1.0)
 
 
+@exclusive_out("out_dir", "fit")
 def fit_structured(
     domain_a: Any,
     domain_b: Any,
@@ -295,10 +298,10 @@ def fit_structured(
                 trainer.eval()
                 _save_grid(out / "grids" / f"iter_{done:07d}.png", trainer.gen, ga, gb, grid_deltas)
                 trainer.train()
+            if done in snapshots:  # before the checkpoint, so that a resume from it redoes a cut snapshot
+                _save_model(trainer.gen, out / "snapshots" / f"iter_{done:07d}", done, training_info, "snapshot")
             if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.iterations:
                 save_run_checkpoint(ckpt, FAMILY, trainer, run, rng, samplers)
-            if done in snapshots:
-                _save_model(trainer.gen, out / "snapshots" / f"iter_{done:07d}", done, training_info)
     finally:
         if bar is not None:
             bar.close()
@@ -311,8 +314,9 @@ def fit_structured(
     return G
 
 
-def _save_model(G: StructuredGenerator, folder: Path, iterations: int, training_info: dict | None) -> None:
+def _save_model(G: StructuredGenerator, folder: Path, iterations: int, training_info: dict | None,
+                point: str = "model") -> None:
     info = dict(training_info or {})
     info.setdefault("iterations", iterations)
     info.setdefault("trainer", "nuisance_zoo.learned.fit_structured (LSGAN eq. 4.3 + hinged mode-seeking term)")
-    G.save_pretrained(folder, training=info)
+    save_model_folder(G, folder, info, point)

@@ -15,12 +15,13 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Sequence
 
 import torch
 from torch import nn
+
+from ..checkpoint import atomic_file, atomic_write_text
 
 __all__ = [
     "paper_cnn", "PaperCNN", "create_classifier", "save_classifier", "load_classifier",
@@ -132,23 +133,33 @@ def save_classifier(model: nn.Module, out: str | Path, name: str, num_classes: i
                     input_size: int | Sequence[int], extra: dict | None = None) -> Path:
     """Write ``model.safetensors`` (a plain state dict) and ``classifier.json`` into ``out``.
 
-    Both files are written to a temporary name and moved into place, so a reader never sees a
-    half-written file.
+    The pair changes in one step for a reader (:func:`load_classifier`): each file is written
+    under a temporary name and renamed into place, and the config, which marks the folder as a
+    classifier, is renamed in last. A config that would change (another architecture) is
+    removed before the new weights go in, so the folder is at every moment the old classifier,
+    no classifier, or the new one; a run's per-epoch saves keep the config and swap only the
+    weights, in one rename.
     """
     from safetensors.torch import save_file
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = out / (CLASSIFIER_WEIGHTS + ".tmp")
-    save_file(state, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, out / CLASSIFIER_WEIGHTS)
     h, w = _size2(input_size)
     config = {"name": name, "num_classes": int(num_classes), "in_chans": int(in_chans),
               "input_size": [h, w], **(extra or {})}
-    tmp = out / (CLASSIFIER_CONFIG + ".tmp")
-    tmp.write_text(json.dumps(config, indent=2) + "\n")
-    os.replace(tmp, out / CLASSIFIER_CONFIG)
+    text = json.dumps(config, indent=2) + "\n"
+    cfg_path = out / CLASSIFIER_CONFIG
+    try:
+        same = cfg_path.read_text() == text
+    except OSError:
+        same = False
+    if not same:
+        cfg_path.unlink(missing_ok=True)
+    with atomic_file(out / CLASSIFIER_WEIGHTS, "classifier.weights") as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt"})
+    if not same:
+        atomic_write_text(cfg_path, text, "classifier.config")
     return out
 
 

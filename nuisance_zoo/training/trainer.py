@@ -10,6 +10,11 @@ trains, evaluates on named test domains after every epoch, and writes into ``out
 - ``checkpoint.safetensors``: weights, optimizer, RNG states and counters, written atomically
   every ``checkpoint_every`` steps and at each epoch end.
 
+Every file is written under a temporary name and renamed into place, and an epoch's classifier
+and metrics are written before that epoch's checkpoint, so a kill at any moment leaves only
+whole files, and a resume redoes whatever the checkpoint does not cover. The run holds
+``out/.lock`` (:mod:`nuisance_zoo.run_lock`): a second run into the same ``out`` is refused.
+
 A run stopped at any point (killed, ``max_steps``, an exception) and restarted with
 ``resume=True`` ends with the same weights as an uninterrupted run with the same seed: the
 data order of each epoch is a seeded permutation, the torch RNG state (δ draws, dropout) is
@@ -26,9 +31,9 @@ Example:
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +43,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from ..checkpoint import (CHECKPOINT_NAME, atomic_write_text, clean_leftovers, read_checkpoint, repair_json_copy,
+                          restore_checkpoint, save_checkpoint)
+from ..run_lock import exclusive_out
 from .classifiers import create_classifier, save_classifier
 from .inputs import DataTensors, as_tensors, epoch_order, to_model_input
 from .metrics import accuracy
@@ -169,19 +176,32 @@ def _test_domains(test_domains, root) -> dict[str, DataTensors]:
 
 
 def _write_metrics(out: Path, history: list[dict]) -> None:
-    """Rewrite metrics.json and metrics.csv from the whole history (atomic, resume-safe)."""
-    tmp = out / (METRICS_JSON + ".tmp")
-    tmp.write_text(json.dumps(history, indent=2) + "\n")
-    os.replace(tmp, out / METRICS_JSON)
+    """Rewrite metrics.json and metrics.csv from the whole history (each atomic, resume-safe)."""
+    atomic_write_text(out / METRICS_JSON, json.dumps(history, indent=2) + "\n", "metrics.json")
     columns: list[str] = []
     for row in history:
         columns += [c for c in row if c not in columns]
-    tmp = out / (METRICS_CSV + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=columns)
-        w.writeheader()
-        w.writerows(history)
-    os.replace(tmp, out / METRICS_CSV)
+    text = io.StringIO(newline="")
+    w = csv.DictWriter(text, fieldnames=columns)
+    w.writeheader()
+    w.writerows(history)
+    atomic_write_text(out / METRICS_CSV, text.getvalue(), "metrics.csv")
+
+
+#: What a run writes into ``out`` (besides ``.lock``); a fresh start removes the last run's.
+RUN_FILES = (CHECKPOINT, Path(CHECKPOINT).with_suffix(".json").name, METRICS_JSON, METRICS_CSV)
+
+
+def _start_fresh(out: Path) -> None:
+    """Remove the previous run's files before a fresh start (``overwrite``, or a resume of a run
+    killed before its first checkpoint): a crash before this run's first checkpoint must not
+    let ``resume`` continue the old run, and old metrics must not pass for this run's."""
+    from .classifiers import CLASSIFIER_CONFIG, CLASSIFIER_WEIGHTS
+
+    # The checkpoint first: a kill in the middle must not leave the old run to be resumed. Then
+    # the classifier's config: without it the folder is no classifier, never a mix of two runs.
+    for name in (*RUN_FILES, CLASSIFIER_CONFIG, CLASSIFIER_WEIGHTS):
+        (out / name).unlink(missing_ok=True)
 
 
 def check_nuisance_size(G, size: tuple, name: str | None = None) -> None:
@@ -200,6 +220,7 @@ def check_nuisance_size(G, size: tuple, name: str | None = None) -> None:
         )
 
 
+@exclusive_out("out", "train")
 def train(
     model: str | nn.Module = "paper-cnn",
     nuisance: Any = None,
@@ -249,7 +270,9 @@ def train(
         batch_size: images per step (paper: 64); the last batch of an epoch may be smaller.
         lr: learning rate (default 1.0 for Adadelta, as in the paper).
         optimizer: ``adadelta``, ``sgd``, ``adam`` or ``adamw``.
-        out: output folder (see the module docstring); None keeps everything in memory.
+        out: output folder (see the module docstring); None keeps everything in memory. The run
+            holds its lock (``out/.lock``): a second run into the same folder raises
+            :class:`~nuisance_zoo.run_lock.RunLockedError` naming this run's pid.
         seed: seeds initialisation, data order, δ draws and dropout.
         resume: continue from ``out/checkpoint.safetensors`` when it exists.
         device: ``"cpu"``, ``"cuda"``, ...
@@ -267,7 +290,8 @@ def train(
         callback: called after every step with ``{"global_step", "epoch", "step", "loss"}``.
         eval_batch_size: batch size of the per-epoch evaluation.
         progress: show tqdm bars.
-        overwrite: allow starting afresh in an ``out`` that holds a checkpoint.
+        overwrite: allow starting afresh in an ``out`` that holds a checkpoint (the previous
+            run's checkpoint, metrics and classifier are deleted first).
 
     Returns:
         A :class:`TrainResult`.
@@ -333,8 +357,12 @@ def train(
     }
     state = {"epoch": 0, "step": 0, "global_step": 0, "loss_sum": 0.0, "history": [],
              "elapsed": 0.0, "config": run_config}
+    if out is not None:
+        clean_leftovers(out)  # we hold the lock: any temporary here is a killed run's
     if resume and ckpt_path is not None and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, clf, opt)
+        ckpt = read_checkpoint(ckpt_path)
+        state = restore_checkpoint(ckpt, clf, opt)
+        repair_json_copy(ckpt)
         old = state.get("config", {})
         changed = {key: (old.get(key), v) for key, v in run_config.items()
                    if key not in ("epochs",) and old.get(key) != v}
@@ -345,6 +373,8 @@ def train(
                 f"arguments (only epochs may grow) or another output folder."
             )
         state["config"] = run_config
+    elif out is not None:
+        _start_fresh(out)
 
     def snapshot() -> None:
         if ckpt_path is not None:
