@@ -21,6 +21,12 @@ Integrity: the sha256 of ``model.safetensors`` is checked on every load against 
 ``"sha256"`` and, for zoo names, against the registry entry. A mismatch is an error
 (:class:`ChecksumMismatchError`), never a silent load. Nothing here unpickles.
 
+Network faults: every request and every transfer is bounded by ``$NUISANCE_ZOO_HUB_TIMEOUT``
+seconds (default 10) without progress: the connect/metadata timeout passed to huggingface_hub,
+and a watchdog on the transfer's progress (huggingface_hub reads its own
+``HF_HUB_DOWNLOAD_TIMEOUT``/``HF_HUB_ETAG_TIMEOUT`` once, at import, and retries a stalled or
+truncated body five times). A stalled or truncated transfer is treated as an unreachable Hub.
+
 Fallback: when the Hub cannot be reached (or ``HF_HUB_OFFLINE=1``) and the files are not
 cached, a zoo model is loaded from its bundled copy ``hub_cards/<name>/`` (found beside the
 package, or under ``$NUISANCE_ZOO_HUB_CARDS``), with one warning per name.
@@ -35,9 +41,10 @@ Example:
 """
 from __future__ import annotations
 
-import json
 import os
 import re
+import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Protocol
@@ -52,6 +59,11 @@ from .model_folder import (
     WEIGHTS_NAME,
     ChecksumMismatchError,
     HubError,
+    MAX_CONFIG_BYTES,
+    ModelFolderError,
+    check_folder,
+    check_safetensors,
+    parse_config,
     is_sha256,
     load_config,
     sha256_file,
@@ -61,7 +73,7 @@ from .version import __version__
 
 __all__ = [
     "CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME", "GRID_NAME", "METRICS_NAME", "CARD_FILES", "LIBRARY_NAME",
-    "HubError", "ChecksumMismatchError", "BundledCopyWarning",
+    "HubError", "ChecksumMismatchError", "ModelFolderError", "BundledCopyWarning", "hub_timeout",
     "resolve_folder", "resolve_entry", "download", "verify_folder", "load_config", "sha256_file",
     "parse_hub_name", "hub_cards_root", "bundled_dir", "card_folder", "validate_card", "publish", "RepoSpec",
 ]
@@ -108,6 +120,63 @@ def _cache_dir() -> str:
     if os.environ.get("HF_HOME"):
         return os.path.join(os.path.expanduser(os.environ["HF_HOME"]), "hub")
     return constants.HF_HUB_CACHE
+
+
+def hub_timeout() -> float:
+    """Seconds a request or transfer may go without progress: ``$NUISANCE_ZOO_HUB_TIMEOUT`` (default 10)."""
+    raw = os.environ.get("NUISANCE_ZOO_HUB_TIMEOUT", "").strip()
+    try:
+        value = float(raw) if raw else 10.0
+    except ValueError:
+        raise ValueError(f"NUISANCE_ZOO_HUB_TIMEOUT must be a number of seconds, got {raw!r}.") from None
+    if not value > 0:
+        raise ValueError(f"NUISANCE_ZOO_HUB_TIMEOUT must be > 0 seconds, got {raw!r}.")
+    return value
+
+
+class TransferStalledError(HubError):
+    """A download made no progress for :func:`hub_timeout` seconds."""
+
+
+def _watched(fetch, timeout: float, what: str):
+    """Run ``fetch(progress_class)`` in a thread; give up when it makes no progress for ``timeout`` s.
+
+    ``progress_class`` is a silent tqdm subclass handed to huggingface_hub (its ``tqdm_class``
+    argument): every chunk it reports resets the clock. The abandoned thread is a daemon; it ends
+    with huggingface_hub's own timeouts, and its half file never becomes a cached file.
+    """
+    from huggingface_hub.utils import tqdm as hf_tqdm
+
+    last = [time.monotonic()]
+
+    class Progress(hf_tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+            last[0] = time.monotonic()
+
+        def update(self, n=1):
+            last[0] = time.monotonic()
+            return super().update(n)
+
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fetch(Progress)
+        except BaseException as e:  # noqa: BLE001 -- handed to the caller's thread below
+            out["error"] = e
+
+    worker = threading.Thread(target=run, name=f"nuisance-zoo download {what}", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+        if worker.is_alive() and time.monotonic() - last[0] > timeout:
+            raise TransferStalledError(f"the transfer of {what} stalled (no data for {timeout:g} s; "
+                                       f"NUISANCE_ZOO_HUB_TIMEOUT)")
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 def hub_cards_root() -> Path:
@@ -232,8 +301,10 @@ def _probe(repo_id: str, revision: str | None) -> Exception | None:
 
     try:
         url = hf_hub_url(repo_id, CONFIG_NAME, revision=revision, endpoint=_endpoint())
-        get_hf_file_metadata(url, timeout=10, library_name=LIBRARY_NAME, library_version=_version(),
-                             endpoint=_endpoint())
+        timeout = hub_timeout()
+        _watched(lambda _: get_hf_file_metadata(url, timeout=timeout, library_name=LIBRARY_NAME,
+                                                library_version=_version(), endpoint=_endpoint()),
+                 timeout, f"{repo_id}/{CONFIG_NAME} (metadata)")
     except (HfHubHTTPError, HFValidationError):
         return None  # it answered (even 404), or the input is bad: the download gives the precise error
     except Exception as e:  # DNS failure, refused connection, timeout, offline mode
@@ -309,13 +380,20 @@ def download(
                 return fallback(f"the Hub is unreachable ({type(err).__name__})")
             raise not_available(f"the Hub is unreachable ({type(err).__name__}: {err})") from err
 
-    kw: dict[str, Any] = dict(repo_id=repo_id, cache_dir=_cache_dir(), endpoint=_endpoint(),
+    timeout = hub_timeout()
+    kw: dict[str, Any] = dict(repo_id=repo_id, cache_dir=_cache_dir(), endpoint=_endpoint(), etag_timeout=timeout,
                               library_name=LIBRARY_NAME, library_version=_version(), local_files_only=offline)
+
+    def fetch(filename: str, rev: str | None, **extra: Any) -> Path:
+        return Path(_watched(lambda progress: hf_hub_download(filename=filename, revision=rev, tqdm_class=progress,
+                                                              **{**kw, **extra}),
+                             timeout, f"{repo_id}/{filename}"))
+
     try:
-        cfg_path = Path(hf_hub_download(filename=CONFIG_NAME, revision=revision, **kw))
+        cfg_path = fetch(CONFIG_NAME, revision)
         # Pin the commit config.json came from, so the weights cannot come from a later push.
         commit = cfg_path.parent.name if _COMMIT_RE.match(cfg_path.parent.name) else revision
-        weights_path = Path(hf_hub_download(filename=WEIGHTS_NAME, revision=commit, **kw))
+        weights_path = fetch(WEIGHTS_NAME, commit)
     except RevisionNotFoundError as e:
         raise HubError(f"{label}: revision {revision!r} does not exist in {repo_id}. Fix: name an existing "
                        f"branch, tag or commit (see the repo's 'Files and versions' page), or drop "
@@ -339,6 +417,14 @@ def download(
         status = getattr(getattr(e, "response", None), "status_code", "?")
         raise HubError(f"{label}: the Hub refused the download (HTTP {status}): {str(e).splitlines()[0]}. "
                        f"Fix: check access to {repo_id} and your token (HF_TOKEN / `hf auth login`).") from e
+    except Exception as e:  # noqa: BLE001 -- a stalled, reset or truncated transfer (httpx, OSError)
+        if isinstance(e, (HubError, ValueError, TypeError)) and not isinstance(e, TransferStalledError):
+            raise
+        reason = str(e) if isinstance(e, TransferStalledError) else f"the transfer failed ({type(e).__name__})"
+        if bundled:
+            return fallback(reason)
+        raise HubError(f"{label}: {reason}. Nothing was cached from this transfer. Fix: retry; on a slow link "
+                       f"raise NUISANCE_ZOO_HUB_TIMEOUT (seconds without data, now {timeout:g}).") from e
     folder = cfg_path.parent
     if weights_path.parent != folder:  # nested filenames are not used; keep the pair together
         raise HubError(f"{label}: {CONFIG_NAME} and {WEIGHTS_NAME} resolved to different folders.")
@@ -346,8 +432,8 @@ def download(
     # a load over it, and never wait on the network for it when the weights came from the cache.
     fresh = cached_cfg is None or cached_cfg.parent != folder
     try:
-        hf_hub_download(filename=CARD_NAME, revision=commit, **{**kw, "local_files_only": offline or not fresh})
-    except Exception:
+        fetch(CARD_NAME, commit, local_files_only=offline or not fresh)
+    except Exception:  # noqa: BLE001 -- documentation only: a load never fails over the card
         pass
     return verify_folder(folder, expected_sha256, fix=(
         f"delete the cached copy ({_storage_folder(repo_id)}) and load again to re-download; if the "
@@ -355,39 +441,28 @@ def download(
 
 
 # ---------------------------------------------------------------------------------- cards
-def _front_matter(text: str) -> tuple[dict | None, str | None]:
-    """Parse the YAML front matter of a model card: ``(mapping, None)`` or ``(None, problem)``."""
-    import yaml
+def _front_matter(path: Path) -> tuple[dict | None, str | None]:
+    """The card's YAML front matter (``huggingface_hub.metadata_load``): ``(mapping, None)`` or ``(None, problem)``.
 
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
+    A YAML error is reported by its kind and place only: its text would quote the card.
+    """
+    import yaml
+    from huggingface_hub import metadata_load
+
+    head = path.read_text(encoding="utf-8-sig", errors="replace").lstrip("\ufeff")
+    if not head.startswith("---"):
         return None, f"{CARD_NAME}: no YAML front matter (the file must start with a '---' line)"
     try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
-    except StopIteration:
-        return None, f"{CARD_NAME}: the YAML front matter is not closed by a '---' line"
-    try:
-        meta = yaml.safe_load("\n".join(lines[1:end]))
+        meta = metadata_load(path)
     except yaml.YAMLError as e:
-        return None, f"{CARD_NAME}: the front matter is not valid YAML: {str(e).splitlines()[0]}"
-    if not isinstance(meta, dict):
-        return None, f"{CARD_NAME}: the front matter must be a YAML mapping, got {type(meta).__name__}"
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return None, f"{CARD_NAME}: the front matter is not valid YAML ({getattr(e, 'problem', None) or type(e).__name__}{where})"
+    except (ValueError, UnicodeDecodeError):
+        return None, f"{CARD_NAME}: the front matter must be a YAML mapping"
+    if meta is None:
+        return None, f"{CARD_NAME}: the YAML front matter is not closed by a '---' line"
     return meta, None
-
-
-def _safetensors_header_problem(path: Path) -> str | None:
-    """A problem with the safetensors header, without loading tensors (or unpickling anything)."""
-    try:
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if n <= 0 or n > min(100 << 20, path.stat().st_size - 8):
-                return f"{WEIGHTS_NAME}: not a safetensors file (bad header length {n})"
-            header = json.loads(f.read(n))
-    except (OSError, ValueError) as e:
-        return f"{WEIGHTS_NAME}: not a safetensors file ({e})"
-    if not isinstance(header, dict) or not any(k != "__metadata__" for k in header):
-        return f"{WEIGHTS_NAME}: holds no tensors"
-    return None
 
 
 def validate_card(folder: str | Path) -> list[str]:
@@ -419,7 +494,7 @@ def validate_card(folder: str | Path) -> list[str]:
     card = folder / CARD_NAME
     if card.is_file():
         text = card.read_text(encoding="utf-8", errors="replace")
-        meta, problem = _front_matter(text)
+        meta, problem = _front_matter(card)
         if problem:
             problems.append(problem)
         else:
@@ -442,22 +517,18 @@ def validate_card(folder: str | Path) -> list[str]:
     declared = None
     if (folder / CONFIG_NAME).is_file():
         try:
-            cfg = load_config(folder)
-        except HubError as e:
-            problems.append(f"{CONFIG_NAME}: {e}")
+            check_folder(folder, (CONFIG_NAME,))
+            cfg = parse_config((folder / CONFIG_NAME).read_bytes()[:MAX_CONFIG_BYTES + 1], CONFIG_NAME)
+        except ModelFolderError as e:
+            problems.append(str(e))
         else:
-            if not isinstance(cfg.get("architecture"), str) or not cfg.get("architecture"):
-                problems.append(f"{CONFIG_NAME}: lacks 'architecture' (the class name registered with "
-                                f"register_architecture)")
-            declared = cfg.get("sha256")
-            if not isinstance(declared, str) or not is_sha256(declared):
-                problems.append(f"{CONFIG_NAME}: lacks a valid 'sha256' of {WEIGHTS_NAME} (got {declared!r})")
-                declared = None
+            declared = cfg["sha256"]
     weights = folder / WEIGHTS_NAME
     if weights.is_file():
-        header_problem = _safetensors_header_problem(weights)
-        if header_problem:
-            problems.append(header_problem)
+        try:
+            check_safetensors(weights)
+        except ModelFolderError as e:
+            problems.append(f"{WEIGHTS_NAME}: {e}")
         if declared is not None:
             actual = sha256_file(weights)
             if actual != declared:
