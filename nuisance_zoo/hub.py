@@ -322,34 +322,37 @@ def download(
 ) -> Path:
     """Download (or find in the cache) a model repo's files and verify them.
 
+    One :func:`huggingface_hub.snapshot_download` with ``allow_patterns`` limited to the model
+    folder's files: it resolves the revision to a commit once, so the config and the weights
+    come from the same commit, and a cached full-commit revision needs no network.
+
     Args:
         repo_id: ``"ORG/REPO"`` on the Hub (or ``$HF_ENDPOINT``).
         revision: branch, tag or 40-hex commit; None means ``"main"``.
         name: how the user named the model (for messages).
         expected_sha256: the registry's hash of ``model.safetensors``, checked as well.
-        bundled: ``(zoo name, folder)`` of a bundled copy to use when the Hub is unreachable and
-            nothing is cached.
+        bundled: ``(zoo name, folder)`` of a bundled copy to use when the Hub is unreachable (or
+            the transfer stalls or breaks) and nothing is cached.
 
     Returns:
         The snapshot folder in the Hugging Face cache (or the bundled folder).
 
     Raises:
-        HubError: unknown repo, revision or file; offline (or unreachable) with nothing cached
-            and no bundled copy.
+        HubError: unknown repo, revision or file; offline, unreachable, stalled or broken
+            transfer with nothing cached and no bundled copy.
+        ModelFolderError: the folder is malformed or hostile.
         ChecksumMismatchError: a downloaded, cached or bundled file has the wrong hash.
     """
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
-        EntryNotFoundError, HfHubHTTPError, HFValidationError, LocalEntryNotFoundError,
-        RepositoryNotFoundError, RevisionNotFoundError,
+        HfHubHTTPError, HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
     )
 
     parse_hub_name(repo_id)  # a malformed id is the caller's error, not an unreachable Hub
     label = name or f"hf-hub:{repo_id}" + (f"@{revision}" if revision else "")
     where = f"{repo_id}@{revision or 'main'}"
     offline = _offline()
-    cached_cfg = _cached_path(repo_id, revision, CONFIG_NAME)
-    was_cached = cached_cfg is not None and _cached_path(repo_id, revision, WEIGHTS_NAME) is not None
+    was_cached = all(_cached_path(repo_id, revision, f) is not None for f in (CONFIG_NAME, WEIGHTS_NAME))
 
     def fallback(reason: str) -> Path:
         zoo_name, folder = bundled  # type: ignore[misc]
@@ -381,19 +384,12 @@ def download(
             raise not_available(f"the Hub is unreachable ({type(err).__name__}: {err})") from err
 
     timeout = hub_timeout()
-    kw: dict[str, Any] = dict(repo_id=repo_id, cache_dir=_cache_dir(), endpoint=_endpoint(), etag_timeout=timeout,
-                              library_name=LIBRARY_NAME, library_version=_version(), local_files_only=offline)
-
-    def fetch(filename: str, rev: str | None, **extra: Any) -> Path:
-        return Path(_watched(lambda progress: hf_hub_download(filename=filename, revision=rev, tqdm_class=progress,
-                                                              **{**kw, **extra}),
-                             timeout, f"{repo_id}/{filename}"))
-
     try:
-        cfg_path = fetch(CONFIG_NAME, revision)
-        # Pin the commit config.json came from, so the weights cannot come from a later push.
-        commit = cfg_path.parent.name if _COMMIT_RE.match(cfg_path.parent.name) else revision
-        weights_path = fetch(WEIGHTS_NAME, commit)
+        folder = Path(_watched(lambda progress: snapshot_download(
+            repo_id, revision=revision, cache_dir=_cache_dir(), endpoint=_endpoint(), etag_timeout=timeout,
+            library_name=LIBRARY_NAME, library_version=_version(), local_files_only=offline or was_cached,
+            allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME], tqdm_class=progress, max_workers=1),
+            timeout, where))
     except RevisionNotFoundError as e:
         raise HubError(f"{label}: revision {revision!r} does not exist in {repo_id}. Fix: name an existing "
                        f"branch, tag or commit (see the repo's 'Files and versions' page), or drop "
@@ -408,9 +404,6 @@ def download(
         if bundled:
             return fallback("the Hub is unreachable and the files are not cached")
         raise not_available("the files could not be downloaded") from e
-    except EntryNotFoundError as e:
-        raise HubError(f"{label}: {where} has no {getattr(e, 'filename', None) or 'config.json/model.safetensors'}; "
-                       f"it is not a nuisance-zoo model repo (it needs {CONFIG_NAME} and {WEIGHTS_NAME}).") from e
     except HFValidationError as e:
         raise ValueError(f"{label}: invalid repo id or revision: {e}") from e
     except HfHubHTTPError as e:  # e.g. 401/403: a token problem, not a missing file
@@ -425,16 +418,10 @@ def download(
             return fallback(reason)
         raise HubError(f"{label}: {reason}. Nothing was cached from this transfer. Fix: retry; on a slow link "
                        f"raise NUISANCE_ZOO_HUB_TIMEOUT (seconds without data, now {timeout:g}).") from e
-    folder = cfg_path.parent
-    if weights_path.parent != folder:  # nested filenames are not used; keep the pair together
-        raise HubError(f"{label}: {CONFIG_NAME} and {WEIGHTS_NAME} resolved to different folders.")
-    # The card is documentation: fetch it with fresh weights (the Hub just answered), never fail
-    # a load over it, and never wait on the network for it when the weights came from the cache.
-    fresh = cached_cfg is None or cached_cfg.parent != folder
-    try:
-        fetch(CARD_NAME, commit, local_files_only=offline or not fresh)
-    except Exception:  # noqa: BLE001 -- documentation only: a load never fails over the card
-        pass
+    missing = [f for f in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / f).is_file()]
+    if missing:
+        raise HubError(f"{label}: {where} has no {', '.join(missing)}; it is not a nuisance-zoo model repo "
+                       f"(a model folder holds {CONFIG_NAME} and {WEIGHTS_NAME}).")
     return verify_folder(folder, expected_sha256, fix=(
         f"delete the cached copy ({_storage_folder(repo_id)}) and load again to re-download; if the "
         f"mismatch persists, the file on the Hub is not the one this nuisance-zoo expects."))

@@ -55,8 +55,12 @@ class TestDownload:
         assert _same_weights(G, trained)
         snap = _snapshot(tmp_path, served)
         assert sorted(p.name for p in snap.iterdir()) == ["README.md", "config.json", "model.safetensors"]
-        gets = [path for method, path, _ in fake_hub.requests if method == "GET"]
-        assert {p.rsplit("/", 1)[-1] for p in gets} == {"config.json", "model.safetensors", "README.md"}
+        gets = [path.split("?")[0] for method, path, _ in fake_hub.requests if method == "GET"]
+        files = [p for p in gets if "/resolve/" in p]
+        assert sorted(p.rsplit("/", 1)[-1] for p in files) == ["README.md", "config.json", "model.safetensors"]
+        # snapshot_download resolves the revision once; every file then comes from that commit
+        assert [p for p in gets if "/revision/" in p] == [f"/api/models/{REPO}/revision/main"]
+        assert all(f"/resolve/{served}/" in p for p in files)
         assert all(f"nuisance-zoo/{nz.__version__}" in ua for _, _, ua in fake_hub.requests)
 
     def test_second_load_works_with_the_server_stopped(self, fake_hub, served, trained):
