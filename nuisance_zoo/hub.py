@@ -64,7 +64,6 @@ from .model_folder import (
     check_folder,
     check_safetensors,
     parse_config,
-    is_sha256,
     load_config,
     sha256_file,
     verify_folder,
@@ -80,7 +79,6 @@ __all__ = [
 
 #: Front-matter keys every model card must have.
 CARD_KEYS = ("library_name", "license", "tags", "datasets", "pipeline_tag")
-_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 
 # Names whose bundled-copy fallback was already announced in this process.
@@ -387,7 +385,7 @@ def download(
     try:
         folder = Path(_watched(lambda progress: snapshot_download(
             repo_id, revision=revision, cache_dir=_cache_dir(), endpoint=_endpoint(), etag_timeout=timeout,
-            library_name=LIBRARY_NAME, library_version=_version(), local_files_only=offline or was_cached,
+            library_name=LIBRARY_NAME, library_version=_version(), local_files_only=offline,
             allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME], tqdm_class=progress, max_workers=1),
             timeout, where))
     except RevisionNotFoundError as e:

@@ -485,20 +485,20 @@ def render_model_card(config: dict, card: dict, has_grid: bool = False) -> str:
         card: see :meth:`PretrainedMixin.save_pretrained`.
         has_grid: whether ``grid.png`` is in the folder (the card then links it).
     """
-    import yaml
+    from huggingface_hub import ModelCard, ModelCardData
 
     training = config.get("training") or {}
     tags = list(dict.fromkeys([*_DEFAULT_TAGS, *_as_list(card.get("tags"))]))
     datasets = _as_list(card.get("datasets", training.get("dataset")))
-    meta = {"library_name": model_folder.LIBRARY_NAME, "license": card.get("license", "apache-2.0"), "tags": tags,
-            "datasets": datasets, "pipeline_tag": "image-to-image"}
+    meta = ModelCardData(library_name=model_folder.LIBRARY_NAME, license=card.get("license", "apache-2.0"),
+                         tags=tags, datasets=datasets, pipeline_tag="image-to-image")
     name = card.get("name")
     repo_id = card.get("repo_id")
     title = card.get("title") or name or config["architecture"]
     space = config.get("delta_space") or {}
     inp = config.get("input") or {}
 
-    out = ["---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip(), "---", "", f"# {title}", ""]
+    out = ["---", meta.to_yaml(), "---", "", f"# {title}", ""]
     out += [card.get("description") or "A learned model of natural variation G(x, δ).", ""]
     out += ["A *model of natural variation* G(x, δ) (Robey, Hassani, Pappas, *Model-Based Robust Deep "
             "Learning*, 2020) for the `nuisance-zoo` library: it maps an "
@@ -546,4 +546,5 @@ def render_model_card(config: dict, card: dict, has_grid: bool = False) -> str:
     out += ["## Citation", "", "```bibtex", card.get("citation") or (
         "@misc{robey2020model,\n  title={Model-Based Robust Deep Learning},\n"
         "  author={Robey, Alexander and Hassani, Hamed and Pappas, George J.},\n  year={2020}\n}"), "```", ""]
-    return "\n".join(out)
+    # ModelCard parses the front matter back: a card that would not load on the Hub fails here.
+    return ModelCard("\n".join(out)).content

@@ -72,7 +72,7 @@ def test_replacing_is_complete_and_keeps_extra_files(saved):
     changed.save_pretrained(folder)
     assert _siblings(folder) == [folder.name]
     assert (folder / "metrics.json").read_text() == '{"accuracy": 0.9}'
-    assert float(nz.load(f"local-dir:{folder}").scale) == 3.0
+    assert nz.load(f"local-dir:{folder}").scale.item() == 3.0
     assert _files(folder)["config.json"] != before["config.json"]
 
 

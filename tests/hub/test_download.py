@@ -201,3 +201,17 @@ class TestLocalDir:
         (model_folder / "config.json").write_text(json.dumps(cfg))
         with pytest.raises(hub.HubError, match="no valid \"sha256\""):
             hub.resolve_folder(f"local-dir:{model_folder}")
+
+
+class TestRevisions:
+    def test_a_moved_branch_is_followed_and_pinned_once(self, fake_hub, served, trained, scale_cls, tmp_path):
+        assert _same_weights(nz.load(f"hf-hub:{REPO}"), trained)
+        newer = scale_cls()
+        with torch.no_grad():
+            newer.scale.fill_(7.0)
+        commit = fake_hub.add_repo(REPO, newer.save_pretrained(tmp_path / "newer"))  # main moves
+        assert commit != served
+        fake_hub.requests.clear()
+        assert _same_weights(nz.load(f"hf-hub:{REPO}"), newer)
+        files = [p for m, p, _ in fake_hub.requests if m == "GET" and "/resolve/" in p]
+        assert files and all(f"/resolve/{commit}/" in p for p in files)  # one commit for every file

@@ -6,6 +6,7 @@ import functools
 import json
 
 import pytest
+import torch
 
 import nuisance_zoo as nz
 from nuisance_zoo import hub
@@ -110,7 +111,7 @@ def test_structured_ranges_before_building(key, value, match, tmp_path):
 def test_valid_folders_still_load(model_folder, trained):
     assert model_folder_ok(model_folder)
     G = nz.load(f"local-dir:{model_folder}")
-    assert float(G.scale) == float(trained.scale)
+    assert torch.equal(G.scale, trained.scale)
 
 
 def model_folder_ok(folder) -> bool:
