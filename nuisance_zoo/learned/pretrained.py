@@ -39,6 +39,7 @@ import collections.abc
 import dataclasses
 import inspect
 import json
+import math
 import os
 import shutil
 import types
@@ -61,6 +62,7 @@ _MAX_LISTED = 8
 _ST_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
               "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
               "BOOL": torch.bool}
+_ST_BYTES = {"F64": 8, "I64": 8, "F32": 4, "I32": 4, "F16": 2, "BF16": 2, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
 
 def _listing(items: list, fmt=str) -> str:
@@ -374,6 +376,7 @@ class PretrainedMixin:
             model_folder.verify_folder(folder, config=cfg, fix="re-download it (delete the cached copy) or re-save "
                                                                 "the model with save_pretrained.")
         header = model_folder.check_safetensors(weights)
+        _check_size_before_building(cls, kwargs, header, weights, overrides)
         try:
             model = cls(**kwargs)
         except (TypeError, ValueError) as e:
@@ -394,6 +397,29 @@ class PretrainedMixin:
             raise ModelFolderError(f"{weights} does not fit {cls.__name__}(**model_config): " + "; ".join(parts)
                                    + ". The file was saved from a different architecture or config.")
         return model.eval()
+
+
+def _check_size_before_building(cls: type, kwargs: dict, header: dict, path: Path, overrides: dict) -> None:
+    """Refuse a config that asks for far more memory than the weights file holds, before allocating it.
+
+    The model is first built on the ``meta`` device (shapes only, no memory): its shapes are
+    compared with the header, and its size with the file's, so a config cannot make the loader
+    allocate beyond about twice the file it verified. An architecture whose constructor cannot
+    run on the meta device skips this probe (its sizes are bounded by its own
+    ``validate_model_config``).
+    """
+    try:
+        with torch.device("meta"):
+            probe = cls(**kwargs)
+    except Exception:  # noqa: BLE001 -- data-dependent constructors; the real build reports real errors
+        return
+    _check_fits(probe, header, path, overrides)
+    tensors = {id(t): t for t in [*probe.parameters(), *probe.buffers()]}.values()  # tied ones once
+    wanted = sum(t.numel() * t.element_size() for t in tensors)
+    stored = sum(math.prod(t["shape"]) * _ST_BYTES.get(t["dtype"], 8) for k, t in header.items() if k != "__metadata__")
+    if wanted > 2 * stored + (1 << 20):
+        raise ModelFolderError(f"{path.parent / CONFIG_NAME}: model_config asks for a model of {wanted} bytes, but "
+                               f"{path.name} holds {stored}; refused before allocating it.")
 
 
 def _swap_in(tmp: Path, folder: Path, tag: str) -> None:

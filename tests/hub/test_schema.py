@@ -157,3 +157,49 @@ class TestNoEcho:
 def test_ranges_and_types_error_is_one_class():
     assert issubclass(nz.ModelFolderError, ValueError) and issubclass(nz.ModelFolderError, nz.HubError)
     assert issubclass(nz.ChecksumMismatchError, nz.ModelFolderError)
+
+
+def test_a_config_asking_for_huge_layers_is_refused_before_allocating(tmp_path, monkeypatch):
+    folder = nz.MunitGenerator("small", dim=4, mlp_dim=8, style_width=4).save_pretrained(tmp_path / "m")
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["model_config"]["mlp_dim"] = 65536  # a 16 GiB layer the 30 KiB file cannot hold
+    cfg["model_config"]["n_res"] = 400
+    (folder / "config.json").write_text(json.dumps(cfg))
+    builds = []
+    init = nz.MunitGenerator.__init__
+
+    @functools.wraps(init)
+    def recording_init(self, *a, **k):
+        builds.append(torch.get_default_device().type)
+        init(self, *a, **k)
+
+    monkeypatch.setattr(nz.MunitGenerator, "__init__", recording_init)
+    with pytest.raises(nz.ModelFolderError, match="does not fit|refused before allocating"):
+        nz.load(f"local-dir:{folder}")
+    assert builds == ["meta"]  # only the shape-only probe was built
+
+
+def test_size_beyond_the_file_is_refused_before_allocating(scale_cls, tmp_path):
+    class Padded(scale_cls):
+        architecture = "test-hub-padded"
+
+        def __init__(self, channels: int = 3, image_size: int = 8, pad: int = 0):
+            super().__init__(channels=channels, image_size=image_size)
+            self.pad = pad
+            # not saved, so no header shape to compare: only the size rule can catch it
+            self.register_buffer("scratch", torch.zeros(pad), persistent=False)
+
+        def config(self) -> dict:
+            return {**super().config(), "pad": self.pad}
+
+    nz.register_architecture("test-hub-padded")(Padded)
+    try:
+        folder = Padded(pad=4).save_pretrained(tmp_path / "p")
+        assert nz.load(f"local-dir:{folder}").pad == 4
+        cfg = json.loads((folder / "config.json").read_text())
+        cfg["model_config"]["pad"] = 10**9  # 4 GB of scratch
+        (folder / "config.json").write_text(json.dumps(cfg))
+        with pytest.raises(nz.ModelFolderError, match="refused before allocating"):
+            nz.load(f"local-dir:{folder}")
+    finally:
+        nz.registry.unregister_architecture("test-hub-padded")
