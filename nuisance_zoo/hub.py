@@ -467,6 +467,11 @@ def validate_card(folder: str | Path) -> list[str]:
     folder = Path(folder)
     if not folder.is_dir():
         return [f"{folder}: not a folder"]
+    present = tuple(n for n in CARD_FILES if (folder / n).exists() or (folder / n).is_symlink())
+    try:
+        check_folder(folder, present)  # nothing below reads a file through a link out of the folder
+    except ModelFolderError as e:
+        return [str(e)]
     problems: list[str] = []
     for required in (CARD_NAME, CONFIG_NAME, WEIGHTS_NAME):
         if not (folder / required).is_file():
@@ -496,7 +501,8 @@ def validate_card(folder: str | Path) -> list[str]:
             if "license" in meta and not (isinstance(meta["license"], str) and meta["license"]):
                 problems.append(f"{CARD_NAME}: 'license' must be a non-empty string")
         for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text):
-            if "://" not in link and not (folder / link).is_file():
+            inside = (folder / link).resolve().parent == folder.resolve()
+            if "://" not in link and not (inside and (folder / link).is_file()):
                 problems.append(f"{CARD_NAME}: links image {link!r}, which is not in the folder")
 
     declared = None

@@ -210,3 +210,18 @@ def _torch_save_bytes(tmp_path) -> bytes:
     path = tmp_path / "state.pt"
     torch.save({"scale": torch.ones(1)}, path)
     return path.read_bytes()
+
+
+class TestCardChecks:
+    def test_validate_card_refuses_a_readme_linked_out(self, model_folder, secret, opened):
+        (model_folder / "README.md").unlink()
+        (model_folder / "README.md").symlink_to(secret)
+        problems = hub.validate_card(model_folder)
+        assert len(problems) == 1 and "symbolic link" in problems[0]
+        _not_read(opened, secret)
+
+    def test_card_image_links_must_stay_in_the_folder(self, model_folder, secret):
+        rel = os.path.relpath(secret, model_folder)
+        with open(model_folder / "README.md", "a") as f:
+            f.write(f"\n![x]({rel})\n")
+        assert any("not in the folder" in p for p in hub.validate_card(model_folder))
