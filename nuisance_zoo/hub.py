@@ -11,15 +11,19 @@ weights hash to the expected sha256. Building a model from the folder is the reg
 (:func:`nuisance_zoo.registry.build_from_folder`); writing a folder is the model's
 (:meth:`nuisance_zoo.learned.pretrained.PretrainedMixin.save_pretrained`).
 
-Downloads go through :func:`huggingface_hub.hf_hub_download` with ``nuisance-zoo`` and its
+Downloads go through one :func:`huggingface_hub.snapshot_download` per load, with
+``allow_patterns`` limited to the model folder's files (the revision is resolved to one commit
+once, so config and weights always come from the same commit) and ``nuisance-zoo`` and its
 version in the user agent, into the normal Hugging Face cache. ``HF_ENDPOINT``,
 ``HF_HUB_CACHE``/``HF_HOME`` and ``HF_HUB_OFFLINE`` are read at every call (huggingface_hub reads
 them once, at import), so changing them at run time works. A full 40-hex commit revision makes
 cached loads network-free.
 
-Integrity: the sha256 of ``model.safetensors`` is checked on every load against ``config.json``'s
-``"sha256"`` and, for zoo names, against the registry entry. A mismatch is an error
-(:class:`ChecksumMismatchError`), never a silent load. Nothing here unpickles.
+Integrity: every folder is checked by :func:`nuisance_zoo.model_folder.verify_folder` (layout,
+``config.json`` schema, safetensors header) and the sha256 of ``model.safetensors`` compared,
+once per load, with ``config.json``'s ``"sha256"`` and, for zoo names, with the registry entry.
+A problem is a :class:`ModelFolderError` (a mismatch a :class:`ChecksumMismatchError`), never a
+silent load. Nothing here unpickles. The threat model is in ``SECURITY.md``.
 
 Network faults: every request and every transfer is bounded by ``$NUISANCE_ZOO_HUB_TIMEOUT``
 seconds (default 10) without progress: the connect/metadata timeout passed to huggingface_hub,
