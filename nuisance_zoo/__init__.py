@@ -22,7 +22,7 @@ from .registry import (
 from .training import MATWrapper, MDAWrapper, ModelBasedWrapper, MRTWrapper, PGDWrapper, load_classifier, train
 from .eval import evaluate
 from . import hub  # noqa: E402
-from .hub import ChecksumMismatchError, HubError
+from .hub import ChecksumMismatchError, HubError, ModelFolderError
 from .data import ImageDataset, curate, load_dataset, sample_mnist, set_challenge_synthesizer
 from .learned import MunitGenerator, StructuredGenerator, fit
 from .adapters import RandomNuisance, from_kornia
@@ -37,7 +37,7 @@ __all__ = [
     "register_pretrained", "register_architecture", "PretrainedEntry", "UnknownModelError",
     "MDAWrapper", "MRTWrapper", "MATWrapper", "PGDWrapper", "ModelBasedWrapper", "train", "evaluate",
     "load_classifier", "fit", "MunitGenerator", "StructuredGenerator",
-    "hub", "HubError", "ChecksumMismatchError",
+    "hub", "HubError", "ChecksumMismatchError", "ModelFolderError",
     "ImageDataset", "load_dataset", "curate", "sample_mnist",
     "from_kornia", "RandomNuisance",
     "__version__",

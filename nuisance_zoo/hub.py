@@ -11,15 +11,25 @@ weights hash to the expected sha256. Building a model from the folder is the reg
 (:func:`nuisance_zoo.registry.build_from_folder`); writing a folder is the model's
 (:meth:`nuisance_zoo.learned.pretrained.PretrainedMixin.save_pretrained`).
 
-Downloads go through :func:`huggingface_hub.hf_hub_download` with ``nuisance-zoo`` and its
+Downloads go through one :func:`huggingface_hub.snapshot_download` per load, with
+``allow_patterns`` limited to the model folder's files (the revision is resolved to one commit
+once, so config and weights always come from the same commit) and ``nuisance-zoo`` and its
 version in the user agent, into the normal Hugging Face cache. ``HF_ENDPOINT``,
 ``HF_HUB_CACHE``/``HF_HOME`` and ``HF_HUB_OFFLINE`` are read at every call (huggingface_hub reads
 them once, at import), so changing them at run time works. A full 40-hex commit revision makes
 cached loads network-free.
 
-Integrity: the sha256 of ``model.safetensors`` is checked on every load against ``config.json``'s
-``"sha256"`` and, for zoo names, against the registry entry. A mismatch is an error
-(:class:`ChecksumMismatchError`), never a silent load. Nothing here unpickles.
+Integrity: every folder is checked by :func:`nuisance_zoo.model_folder.verify_folder` (layout,
+``config.json`` schema, safetensors header) and the sha256 of ``model.safetensors`` compared,
+once per load, with ``config.json``'s ``"sha256"`` and, for zoo names, with the registry entry.
+A problem is a :class:`ModelFolderError` (a mismatch a :class:`ChecksumMismatchError`), never a
+silent load. Nothing here unpickles. The threat model is in ``SECURITY.md``.
+
+Network faults: every request and every transfer is bounded by ``$NUISANCE_ZOO_HUB_TIMEOUT``
+seconds (default 10) without progress: the connect/metadata timeout passed to huggingface_hub,
+and a watchdog on the transfer's progress (huggingface_hub reads its own
+``HF_HUB_DOWNLOAD_TIMEOUT``/``HF_HUB_ETAG_TIMEOUT`` once, at import, and retries a stalled or
+truncated body five times). A stalled or truncated transfer is treated as an unreachable Hub.
 
 Fallback: when the Hub cannot be reached (or ``HF_HUB_OFFLINE=1``) and the files are not
 cached, a zoo model is loaded from its bundled copy ``hub_cards/<name>/`` (found beside the
@@ -35,9 +45,10 @@ Example:
 """
 from __future__ import annotations
 
-import json
 import os
 import re
+import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Protocol
@@ -52,7 +63,11 @@ from .model_folder import (
     WEIGHTS_NAME,
     ChecksumMismatchError,
     HubError,
-    is_sha256,
+    MAX_CONFIG_BYTES,
+    ModelFolderError,
+    check_folder,
+    check_safetensors,
+    parse_config,
     load_config,
     sha256_file,
     verify_folder,
@@ -61,14 +76,13 @@ from .version import __version__
 
 __all__ = [
     "CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME", "GRID_NAME", "METRICS_NAME", "CARD_FILES", "LIBRARY_NAME",
-    "HubError", "ChecksumMismatchError", "BundledCopyWarning",
+    "HubError", "ChecksumMismatchError", "ModelFolderError", "BundledCopyWarning", "hub_timeout",
     "resolve_folder", "resolve_entry", "download", "verify_folder", "load_config", "sha256_file",
     "parse_hub_name", "hub_cards_root", "bundled_dir", "card_folder", "validate_card", "publish", "RepoSpec",
 ]
 
 #: Front-matter keys every model card must have.
 CARD_KEYS = ("library_name", "license", "tags", "datasets", "pipeline_tag")
-_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 
 # Names whose bundled-copy fallback was already announced in this process.
@@ -108,6 +122,63 @@ def _cache_dir() -> str:
     if os.environ.get("HF_HOME"):
         return os.path.join(os.path.expanduser(os.environ["HF_HOME"]), "hub")
     return constants.HF_HUB_CACHE
+
+
+def hub_timeout() -> float:
+    """Seconds a request or transfer may go without progress: ``$NUISANCE_ZOO_HUB_TIMEOUT`` (default 10)."""
+    raw = os.environ.get("NUISANCE_ZOO_HUB_TIMEOUT", "").strip()
+    try:
+        value = float(raw) if raw else 10.0
+    except ValueError:
+        raise ValueError(f"NUISANCE_ZOO_HUB_TIMEOUT must be a number of seconds, got {raw!r}.") from None
+    if not value > 0:
+        raise ValueError(f"NUISANCE_ZOO_HUB_TIMEOUT must be > 0 seconds, got {raw!r}.")
+    return value
+
+
+class TransferStalledError(HubError):
+    """A download made no progress for :func:`hub_timeout` seconds."""
+
+
+def _watched(fetch, timeout: float, what: str):
+    """Run ``fetch(progress_class)`` in a thread; give up when it makes no progress for ``timeout`` s.
+
+    ``progress_class`` is a silent tqdm subclass handed to huggingface_hub (its ``tqdm_class``
+    argument): every chunk it reports resets the clock. The abandoned thread is a daemon; it ends
+    with huggingface_hub's own timeouts, and its half file never becomes a cached file.
+    """
+    from huggingface_hub.utils import tqdm as hf_tqdm
+
+    last = [time.monotonic()]
+
+    class Progress(hf_tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+            last[0] = time.monotonic()
+
+        def update(self, n=1):
+            last[0] = time.monotonic()
+            return super().update(n)
+
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fetch(Progress)
+        except BaseException as e:  # noqa: BLE001 -- handed to the caller's thread below
+            out["error"] = e
+
+    worker = threading.Thread(target=run, name=f"nuisance-zoo download {what}", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+        if worker.is_alive() and time.monotonic() - last[0] > timeout:
+            raise TransferStalledError(f"the transfer of {what} stalled (no data for {timeout:g} s; "
+                                       f"NUISANCE_ZOO_HUB_TIMEOUT)")
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 def hub_cards_root() -> Path:
@@ -232,8 +303,10 @@ def _probe(repo_id: str, revision: str | None) -> Exception | None:
 
     try:
         url = hf_hub_url(repo_id, CONFIG_NAME, revision=revision, endpoint=_endpoint())
-        get_hf_file_metadata(url, timeout=10, library_name=LIBRARY_NAME, library_version=_version(),
-                             endpoint=_endpoint())
+        timeout = hub_timeout()
+        _watched(lambda _: get_hf_file_metadata(url, timeout=timeout, library_name=LIBRARY_NAME,
+                                                library_version=_version(), endpoint=_endpoint()),
+                 timeout, f"{repo_id}/{CONFIG_NAME} (metadata)")
     except (HfHubHTTPError, HFValidationError):
         return None  # it answered (even 404), or the input is bad: the download gives the precise error
     except Exception as e:  # DNS failure, refused connection, timeout, offline mode
@@ -251,34 +324,37 @@ def download(
 ) -> Path:
     """Download (or find in the cache) a model repo's files and verify them.
 
+    One :func:`huggingface_hub.snapshot_download` with ``allow_patterns`` limited to the model
+    folder's files: it resolves the revision to a commit once, so the config and the weights
+    come from the same commit, and a cached full-commit revision needs no network.
+
     Args:
         repo_id: ``"ORG/REPO"`` on the Hub (or ``$HF_ENDPOINT``).
         revision: branch, tag or 40-hex commit; None means ``"main"``.
         name: how the user named the model (for messages).
         expected_sha256: the registry's hash of ``model.safetensors``, checked as well.
-        bundled: ``(zoo name, folder)`` of a bundled copy to use when the Hub is unreachable and
-            nothing is cached.
+        bundled: ``(zoo name, folder)`` of a bundled copy to use when the Hub is unreachable (or
+            the transfer stalls or breaks) and nothing is cached.
 
     Returns:
         The snapshot folder in the Hugging Face cache (or the bundled folder).
 
     Raises:
-        HubError: unknown repo, revision or file; offline (or unreachable) with nothing cached
-            and no bundled copy.
+        HubError: unknown repo, revision or file; offline, unreachable, stalled or broken
+            transfer with nothing cached and no bundled copy.
+        ModelFolderError: the folder is malformed or hostile.
         ChecksumMismatchError: a downloaded, cached or bundled file has the wrong hash.
     """
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
-        EntryNotFoundError, HfHubHTTPError, HFValidationError, LocalEntryNotFoundError,
-        RepositoryNotFoundError, RevisionNotFoundError,
+        HfHubHTTPError, HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
     )
 
     parse_hub_name(repo_id)  # a malformed id is the caller's error, not an unreachable Hub
     label = name or f"hf-hub:{repo_id}" + (f"@{revision}" if revision else "")
     where = f"{repo_id}@{revision or 'main'}"
     offline = _offline()
-    cached_cfg = _cached_path(repo_id, revision, CONFIG_NAME)
-    was_cached = cached_cfg is not None and _cached_path(repo_id, revision, WEIGHTS_NAME) is not None
+    was_cached = all(_cached_path(repo_id, revision, f) is not None for f in (CONFIG_NAME, WEIGHTS_NAME))
 
     def fallback(reason: str) -> Path:
         zoo_name, folder = bundled  # type: ignore[misc]
@@ -309,13 +385,13 @@ def download(
                 return fallback(f"the Hub is unreachable ({type(err).__name__})")
             raise not_available(f"the Hub is unreachable ({type(err).__name__}: {err})") from err
 
-    kw: dict[str, Any] = dict(repo_id=repo_id, cache_dir=_cache_dir(), endpoint=_endpoint(),
-                              library_name=LIBRARY_NAME, library_version=_version(), local_files_only=offline)
+    timeout = hub_timeout()
     try:
-        cfg_path = Path(hf_hub_download(filename=CONFIG_NAME, revision=revision, **kw))
-        # Pin the commit config.json came from, so the weights cannot come from a later push.
-        commit = cfg_path.parent.name if _COMMIT_RE.match(cfg_path.parent.name) else revision
-        weights_path = Path(hf_hub_download(filename=WEIGHTS_NAME, revision=commit, **kw))
+        folder = Path(_watched(lambda progress: snapshot_download(
+            repo_id, revision=revision, cache_dir=_cache_dir(), endpoint=_endpoint(), etag_timeout=timeout,
+            library_name=LIBRARY_NAME, library_version=_version(), local_files_only=offline,
+            allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME], tqdm_class=progress, max_workers=1),
+            timeout, where))
     except RevisionNotFoundError as e:
         raise HubError(f"{label}: revision {revision!r} does not exist in {repo_id}. Fix: name an existing "
                        f"branch, tag or commit (see the repo's 'Files and versions' page), or drop "
@@ -330,64 +406,52 @@ def download(
         if bundled:
             return fallback("the Hub is unreachable and the files are not cached")
         raise not_available("the files could not be downloaded") from e
-    except EntryNotFoundError as e:
-        raise HubError(f"{label}: {where} has no {getattr(e, 'filename', None) or 'config.json/model.safetensors'}; "
-                       f"it is not a nuisance-zoo model repo (it needs {CONFIG_NAME} and {WEIGHTS_NAME}).") from e
     except HFValidationError as e:
         raise ValueError(f"{label}: invalid repo id or revision: {e}") from e
     except HfHubHTTPError as e:  # e.g. 401/403: a token problem, not a missing file
         status = getattr(getattr(e, "response", None), "status_code", "?")
         raise HubError(f"{label}: the Hub refused the download (HTTP {status}): {str(e).splitlines()[0]}. "
                        f"Fix: check access to {repo_id} and your token (HF_TOKEN / `hf auth login`).") from e
-    folder = cfg_path.parent
-    if weights_path.parent != folder:  # nested filenames are not used; keep the pair together
-        raise HubError(f"{label}: {CONFIG_NAME} and {WEIGHTS_NAME} resolved to different folders.")
-    # The card is documentation: fetch it with fresh weights (the Hub just answered), never fail
-    # a load over it, and never wait on the network for it when the weights came from the cache.
-    fresh = cached_cfg is None or cached_cfg.parent != folder
-    try:
-        hf_hub_download(filename=CARD_NAME, revision=commit, **{**kw, "local_files_only": offline or not fresh})
-    except Exception:
-        pass
+    except Exception as e:  # noqa: BLE001 -- a stalled, reset or truncated transfer (httpx, OSError)
+        if isinstance(e, (HubError, ValueError, TypeError)) and not isinstance(e, TransferStalledError):
+            raise
+        reason = str(e) if isinstance(e, TransferStalledError) else f"the transfer failed ({type(e).__name__})"
+        if bundled:
+            return fallback(reason)
+        raise HubError(f"{label}: {reason}. Nothing was cached from this transfer. Fix: retry; on a slow link "
+                       f"raise NUISANCE_ZOO_HUB_TIMEOUT (seconds without data, now {timeout:g}).") from e
+    missing = [f for f in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / f).is_file()]
+    if missing:
+        raise HubError(f"{label}: {where} has no {', '.join(missing)}; it is not a nuisance-zoo model repo "
+                       f"(a model folder holds {CONFIG_NAME} and {WEIGHTS_NAME}).")
     return verify_folder(folder, expected_sha256, fix=(
         f"delete the cached copy ({_storage_folder(repo_id)}) and load again to re-download; if the "
         f"mismatch persists, the file on the Hub is not the one this nuisance-zoo expects."))
 
 
 # ---------------------------------------------------------------------------------- cards
-def _front_matter(text: str) -> tuple[dict | None, str | None]:
-    """Parse the YAML front matter of a model card: ``(mapping, None)`` or ``(None, problem)``."""
-    import yaml
+def _front_matter(path: Path) -> tuple[dict | None, str | None]:
+    """The card's YAML front matter (``huggingface_hub.metadata_load``): ``(mapping, None)`` or ``(None, problem)``.
 
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
+    A YAML error is reported by its kind and place only: its text would quote the card.
+    """
+    import yaml
+    from huggingface_hub import metadata_load
+
+    head = path.read_text(encoding="utf-8-sig", errors="replace").lstrip("\ufeff")
+    if not head.startswith("---"):
         return None, f"{CARD_NAME}: no YAML front matter (the file must start with a '---' line)"
     try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
-    except StopIteration:
-        return None, f"{CARD_NAME}: the YAML front matter is not closed by a '---' line"
-    try:
-        meta = yaml.safe_load("\n".join(lines[1:end]))
+        meta = metadata_load(path)
     except yaml.YAMLError as e:
-        return None, f"{CARD_NAME}: the front matter is not valid YAML: {str(e).splitlines()[0]}"
-    if not isinstance(meta, dict):
-        return None, f"{CARD_NAME}: the front matter must be a YAML mapping, got {type(meta).__name__}"
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return None, f"{CARD_NAME}: the front matter is not valid YAML ({getattr(e, 'problem', None) or type(e).__name__}{where})"
+    except (ValueError, UnicodeDecodeError):
+        return None, f"{CARD_NAME}: the front matter must be a YAML mapping"
+    if meta is None:
+        return None, f"{CARD_NAME}: the YAML front matter is not closed by a '---' line"
     return meta, None
-
-
-def _safetensors_header_problem(path: Path) -> str | None:
-    """A problem with the safetensors header, without loading tensors (or unpickling anything)."""
-    try:
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if n <= 0 or n > min(100 << 20, path.stat().st_size - 8):
-                return f"{WEIGHTS_NAME}: not a safetensors file (bad header length {n})"
-            header = json.loads(f.read(n))
-    except (OSError, ValueError) as e:
-        return f"{WEIGHTS_NAME}: not a safetensors file ({e})"
-    if not isinstance(header, dict) or not any(k != "__metadata__" for k in header):
-        return f"{WEIGHTS_NAME}: holds no tensors"
-    return None
 
 
 def validate_card(folder: str | Path) -> list[str]:
@@ -407,6 +471,11 @@ def validate_card(folder: str | Path) -> list[str]:
     folder = Path(folder)
     if not folder.is_dir():
         return [f"{folder}: not a folder"]
+    present = tuple(n for n in CARD_FILES if (folder / n).exists() or (folder / n).is_symlink())
+    try:
+        check_folder(folder, present)  # nothing below reads a file through a link out of the folder
+    except ModelFolderError as e:
+        return [str(e)]
     problems: list[str] = []
     for required in (CARD_NAME, CONFIG_NAME, WEIGHTS_NAME):
         if not (folder / required).is_file():
@@ -419,7 +488,7 @@ def validate_card(folder: str | Path) -> list[str]:
     card = folder / CARD_NAME
     if card.is_file():
         text = card.read_text(encoding="utf-8", errors="replace")
-        meta, problem = _front_matter(text)
+        meta, problem = _front_matter(card)
         if problem:
             problems.append(problem)
         else:
@@ -436,28 +505,25 @@ def validate_card(folder: str | Path) -> list[str]:
             if "license" in meta and not (isinstance(meta["license"], str) and meta["license"]):
                 problems.append(f"{CARD_NAME}: 'license' must be a non-empty string")
         for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text):
-            if "://" not in link and not (folder / link).is_file():
+            inside = (folder / link).resolve().parent == folder.resolve()
+            if "://" not in link and not (inside and (folder / link).is_file()):
                 problems.append(f"{CARD_NAME}: links image {link!r}, which is not in the folder")
 
     declared = None
     if (folder / CONFIG_NAME).is_file():
         try:
-            cfg = load_config(folder)
-        except HubError as e:
-            problems.append(f"{CONFIG_NAME}: {e}")
+            check_folder(folder, (CONFIG_NAME,))
+            cfg = parse_config((folder / CONFIG_NAME).read_bytes()[:MAX_CONFIG_BYTES + 1], CONFIG_NAME)
+        except ModelFolderError as e:
+            problems.append(str(e))
         else:
-            if not isinstance(cfg.get("architecture"), str) or not cfg.get("architecture"):
-                problems.append(f"{CONFIG_NAME}: lacks 'architecture' (the class name registered with "
-                                f"register_architecture)")
-            declared = cfg.get("sha256")
-            if not isinstance(declared, str) or not is_sha256(declared):
-                problems.append(f"{CONFIG_NAME}: lacks a valid 'sha256' of {WEIGHTS_NAME} (got {declared!r})")
-                declared = None
+            declared = cfg["sha256"]
     weights = folder / WEIGHTS_NAME
     if weights.is_file():
-        header_problem = _safetensors_header_problem(weights)
-        if header_problem:
-            problems.append(header_problem)
+        try:
+            check_safetensors(weights)
+        except ModelFolderError as e:
+            problems.append(f"{WEIGHTS_NAME}: {e}")
         if declared is not None:
             actual = sha256_file(weights)
             if actual != declared:

@@ -17,14 +17,14 @@ the model packages (which fills the tables) and re-exports the decorators.
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 # Importing the model packages and the zoo table fills the catalogue; they sit below this layer.
-from . import hub, known, learned, zoo  # noqa: F401
+from . import hub, known, learned, model_folder, zoo  # noqa: F401
 from .base import NuisanceModel
+from .learned.pretrained import PretrainedMixin
 from .catalogue import (
     ModelEntry,
     PretrainedEntry,
@@ -153,28 +153,40 @@ def load(name: str, **kwargs: Any) -> NuisanceModel:
     if name.startswith(("hf-hub:", "local-dir:")):
         # The zoo entries tell the hub which repos have a bundled copy to fall back on.
         folder = hub.resolve_folder(name, entries=pretrained_entries())
-        return build_from_folder(folder, **kwargs).eval()
+        return build_from_folder(folder, verified=True, **kwargs).eval()
     entry = get_entry(name)
     if isinstance(entry, PretrainedEntry):
         folder = hub.resolve_entry(entry)
-        return build_from_folder(folder, **kwargs).eval()
+        return build_from_folder(folder, verified=True, **kwargs).eval()
     return create(name, **kwargs)
 
 
-def build_from_folder(folder: str | Path, **kwargs: Any) -> NuisanceModel:
-    """Build a model from a verified folder holding ``config.json`` and weights."""
+def build_from_folder(folder: str | Path, *, verified: bool = False, **kwargs: Any) -> NuisanceModel:
+    """Build a model from a model folder holding ``config.json`` and weights.
+
+    ``config.json`` is validated (:func:`nuisance_zoo.model_folder.load_config`) and its
+    architecture looked up before anything is built; the architecture's class then checks its
+    own ``model_config`` keys and types, and the weights (``from_pretrained``).
+
+    Args:
+        folder: the model folder.
+        verified: the hub has just verified the folder's hashes (skip hashing the weights again).
+        **kwargs: ``model_config`` overrides.
+
+    Raises:
+        ModelFolderError: the folder or its config is invalid, or names an unknown architecture.
+    """
     folder = Path(folder)
-    cfg_path = folder / "config.json"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{folder} has no config.json; is it a nuisance-zoo model folder?")
-    cfg = json.loads(cfg_path.read_text())
-    arch = cfg.get("architecture")
+    cfg = model_folder.load_config(folder)
+    arch = cfg["architecture"]
     cls = get_architecture(arch)
     if cls is None:
-        raise ValueError(
-            f"{cfg_path}: unknown architecture {arch!r}; this nuisance-zoo knows "
+        raise model_folder.ModelFolderError(
+            f"{folder / model_folder.CONFIG_NAME}: unknown architecture {arch!r}; this nuisance-zoo knows "
             f"{architectures()}. Upgrade nuisance-zoo or check the file."
         )
+    if isinstance(cls, type) and issubclass(cls, PretrainedMixin):
+        return cls.from_pretrained(folder, verified=verified, **kwargs)
     return cls.from_pretrained(folder, **kwargs)
 
 

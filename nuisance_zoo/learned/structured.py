@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from ..base import NuisanceModel
 from .. import known  # noqa: F401  (registers the known models a chain names)
-from ..catalogue import create, register_architecture
+from ..catalogue import ModelEntry, create, entries, register_architecture
 from .pretrained import PretrainedMixin
 
 __all__ = ["StructuredGenerator", "DEFAULT_CHAIN", "SUMMARIES"]
@@ -43,6 +43,8 @@ __all__ = ["StructuredGenerator", "DEFAULT_CHAIN", "SUMMARIES"]
 DEFAULT_CHAIN = ("brightness", "gamma", "contrast", "saturation", "hue", "haze", "gaussian-blur")
 #: Image summaries ``h_θ`` may see besides δ: none, per-channel mean and std, or a 4×4 average pool.
 SUMMARIES = ("none", "stats", "pool4")
+#: Upper bounds on the sizes a config may ask for: a file cannot make the loader allocate without limit.
+MAX_DELTA_DIM, MAX_HIDDEN, MAX_LAYERS = 1024, 4096, 32
 # Where the sigmoid starts for a parameter whose identity value lies on the box edge (haze
 # density 0, blur σ 0): close to the edge but with a usable gradient.
 _EDGE_FRACTION = 0.02
@@ -94,15 +96,8 @@ class StructuredGenerator(PretrainedMixin, NuisanceModel):
     def __init__(self, delta_dim: int = 2, chain: Sequence[str] = DEFAULT_CHAIN, summary: str = "none",
                  channels: int = 3, hidden: int = 32, layers: int = 2, image_size: list | None = None) -> None:
         super().__init__()
-        for name, v, lo in (("delta_dim", delta_dim, 1), ("hidden", hidden, 1), ("layers", layers, 1)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-                raise ValueError(f"StructuredGenerator: {name} must be an int >= {lo}, got {v!r}.")
-        if summary not in SUMMARIES:
-            raise ValueError(f"StructuredGenerator: summary must be one of {SUMMARIES}, got {summary!r}.")
-        if channels not in (1, 3):
-            raise ValueError(f"StructuredGenerator: channels must be 1 (gray) or 3 (RGB), got {channels!r}.")
-        if isinstance(chain, str) or not chain:
-            raise ValueError(f"StructuredGenerator: chain must be a non-empty list of known model names, got {chain!r}.")
+        self.validate_model_config(dict(delta_dim=delta_dim, chain=chain, summary=summary, channels=channels,
+                                        hidden=hidden, layers=layers))
         models = []
         for name in chain:
             m = create(name)
@@ -134,6 +129,42 @@ class StructuredGenerator(PretrainedMixin, NuisanceModel):
         net.append(nn.Linear(width, n_out))
         self.mlp = nn.Sequential(*net)
         self._init_at_identity()
+
+    @classmethod
+    def validate_model_config(cls, cfg: dict) -> None:
+        """Check a configuration before anything is built (the constructor and file loads call it).
+
+        The chain may name registered *known* models only: never a pretrained zoo entry, an
+        ``hf-hub:``/``local-dir:`` name, a composition or this architecture, so a model folder
+        cannot make the loader fetch, recurse or read another file. Sizes are bounded
+        (``MAX_DELTA_DIM``, ``MAX_HIDDEN``, ``MAX_LAYERS``).
+
+        Raises:
+            ValueError: the first problem, naming the field.
+        """
+        for name, lo, hi in (("delta_dim", 1, MAX_DELTA_DIM), ("hidden", 1, MAX_HIDDEN), ("layers", 1, MAX_LAYERS)):
+            v = cfg.get(name, lo)
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise ValueError(f"StructuredGenerator: {name} must be an int in [{lo}, {hi}], got {v!r}.")
+        summary = cfg.get("summary", "none")
+        if summary not in SUMMARIES:
+            raise ValueError(f"StructuredGenerator: summary must be one of {SUMMARIES}, got {summary!r}.")
+        channels = cfg.get("channels", 3)
+        if channels not in (1, 3) or isinstance(channels, bool):
+            raise ValueError(f"StructuredGenerator: channels must be 1 (gray) or 3 (RGB), got {channels!r}.")
+        chain = cfg.get("chain", DEFAULT_CHAIN)
+        if isinstance(chain, str) or not isinstance(chain, (list, tuple)) or not chain:
+            raise ValueError(f"StructuredGenerator: chain must be a non-empty list of known model names, got {chain!r}.")
+        if len(chain) > 64:
+            raise ValueError(f"StructuredGenerator: chain may hold at most 64 models, got {len(chain)}.")
+        table = entries()
+        for name in chain:
+            entry = table.get(name) if isinstance(name, str) else None
+            if not isinstance(entry, ModelEntry) or entry.kind != "known":
+                shown = repr(name[:60]) if isinstance(name, str) else type(name).__name__
+                raise ValueError(f"StructuredGenerator: chain entry {shown} is not a registered known model; a "
+                                 f"chain names known models only (no hub, local or pretrained names), e.g. "
+                                 f"{list(DEFAULT_CHAIN)}.")
 
     def _init_at_identity(self) -> None:
         """Zero last-layer weights; biases at the logits of the chain's identity parameters."""

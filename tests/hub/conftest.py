@@ -1,17 +1,23 @@
 """Fixtures for the hub tests: an isolated HF cache, a fake Hub on 127.0.0.1, a tiny savable model.
 
-The fake Hub answers ``HEAD``/``GET /{org}/{repo}/resolve/{revision}/{filename}`` the way
-huggingface.co does, as far as ``huggingface_hub.hf_hub_download`` (2.4.0) reads it
-(``file_download.get_hf_file_metadata`` and ``utils._http.hf_raise_for_status``):
+The fake Hub speaks the Hub's public HTTP protocol (no huggingface_hub code is patched or
+imported here): the file endpoint and the two JSON API endpoints ``snapshot_download`` uses.
 
-* 200 with ``X-Repo-Commit`` (the 40-hex commit), ``ETag`` (git blob sha1 for small files; for
-  LFS files the sha256, also in ``X-Linked-Etag``, with ``X-Linked-Size``), ``Content-Length``;
+* ``HEAD``/``GET /{org}/{repo}/resolve/{revision}/{filename}``: 200 with ``X-Repo-Commit`` (the
+  40-hex commit), ``ETag`` (git blob sha1 for small files; for LFS files the sha256, also in
+  ``X-Linked-Etag``, with ``X-Linked-Size``), ``Content-Length``;
+* ``GET /api/models/{org}/{repo}/revision/{revision}``: ``{"id", "sha", "siblings"}``;
+* ``GET /api/models/{org}/{repo}/tree/{revision}``: the file list (``type``, ``path``, ``size``,
+  ``oid``, and ``lfs: {oid, size, pointerSize}`` for LFS files);
 * 404 with ``X-Error-Code: RepoNotFound`` / ``RevisionNotFound`` / ``EntryNotFound`` (the last
   with ``X-Repo-Commit``, which the client uses to cache the absence).
+
+Faults for the network tests: :meth:`FakeHub.stall` and :meth:`FakeHub.truncate`.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -112,6 +118,9 @@ class FakeHub:
         self.repos: dict[str, dict] = {}
         self.requests: list[tuple[str, str, str]] = []  # (method, path, user agent)
         self.tampered: dict[tuple[str, str], bytes] = {}
+        # (repo, file) -> ("stall" | "truncate", bytes of the body sent first)
+        self.faults: dict[tuple[str, str], tuple[str, int]] = {}
+        self._release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self.stopped = False
 
@@ -130,14 +139,59 @@ class FakeHub:
         """Serve ``data`` instead of the real file (a compromised mirror or a corrupted transfer)."""
         self.tampered[(repo_id, filename)] = data
 
+    def stall(self, repo_id: str, filename: str, after: int = 16) -> None:
+        """Send the headers and ``after`` body bytes of ``filename``, then hang (until the server stops)."""
+        self.faults[(repo_id, filename)] = ("stall", after)
+
+    def truncate(self, repo_id: str, filename: str, after: int = 16) -> None:
+        """Announce the full Content-Length, send ``after`` body bytes, then close the connection."""
+        self.faults[(repo_id, filename)] = ("truncate", after)
+
+    def heal(self) -> None:
+        """Drop every fault and let stalled responses end (their clients then retry and succeed)."""
+        self.faults.clear()
+        self._release.set()
+
+    def fault_for(self, path: str) -> tuple[str, int] | None:
+        parts = unquote(path.split("?")[0]).strip("/").split("/")
+        if len(parts) >= 5 and parts[2] == "resolve":
+            return self.faults.get(("/".join(parts[:2]), "/".join(parts[4:])))
+        return None
+
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
     # -------------------------------------------------------------- serving
+    def _api(self, parts: list[str]) -> tuple[int, dict, bytes]:
+        """``/api/models/{org}/{repo}/(revision|tree)/{revision}``."""
+        repo_id, what, revision = "/".join(parts[2:4]), parts[4], "/".join(parts[5:])
+        repo = self.repos.get(repo_id)
+        if repo is None:
+            return 404, {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"}, b""
+        commit = repo["refs"].get(revision, revision if revision in repo["commits"] else None)
+        if commit is None:
+            return 404, {"X-Error-Code": "RevisionNotFound", "X-Error-Message": "Invalid rev id"}, b""
+        files = repo["commits"][commit]
+        if what == "revision":
+            body = {"id": repo_id, "modelId": repo_id, "sha": commit, "private": False,
+                    "siblings": [{"rfilename": name} for name in sorted(files)]}
+        else:
+            body = []
+            for name in sorted(files):
+                data = self.tampered.get((repo_id, name), files[name])
+                entry = {"type": "file", "path": name, "size": len(data),
+                         "oid": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()}
+                if name in LFS_FILES:
+                    entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+                body.append(entry)
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
     def respond(self, method: str, path: str) -> tuple[int, dict, bytes]:
         parts = unquote(path.split("?")[0]).strip("/").split("/")
+        if len(parts) >= 6 and parts[:2] == ["api", "models"] and parts[4] in ("revision", "tree"):
+            return self._api(parts)
         if len(parts) < 5 or parts[2] != "resolve":
             return 404, {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"}, b""
         repo_id, revision, filename = "/".join(parts[:2]), parts[3], "/".join(parts[4:])
@@ -173,6 +227,15 @@ class FakeHub:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                fault = fake.fault_for(self.path) if status == 200 and send_body else None
+                if fault is not None:
+                    kind, after = fault
+                    self.wfile.write(body[:after])
+                    self.wfile.flush()
+                    if kind == "stall":
+                        fake._release.wait(60)  # hold the connection open, sending nothing
+                    self.close_connection = True
+                    return
                 if send_body:
                     self.wfile.write(body)
 
@@ -194,6 +257,7 @@ class FakeHub:
         """Shut the server down; later requests get 'connection refused'."""
         if self._server is not None and not self.stopped:
             self.stopped = True
+            self._release.set()
             self._server.shutdown()
             self._server.server_close()
 

@@ -55,8 +55,12 @@ class TestDownload:
         assert _same_weights(G, trained)
         snap = _snapshot(tmp_path, served)
         assert sorted(p.name for p in snap.iterdir()) == ["README.md", "config.json", "model.safetensors"]
-        gets = [path for method, path, _ in fake_hub.requests if method == "GET"]
-        assert {p.rsplit("/", 1)[-1] for p in gets} == {"config.json", "model.safetensors", "README.md"}
+        gets = [path.split("?")[0] for method, path, _ in fake_hub.requests if method == "GET"]
+        files = [p for p in gets if "/resolve/" in p]
+        assert sorted(p.rsplit("/", 1)[-1] for p in files) == ["README.md", "config.json", "model.safetensors"]
+        # snapshot_download resolves the revision once; every file then comes from that commit
+        assert [p for p in gets if "/revision/" in p] == [f"/api/models/{REPO}/revision/main"]
+        assert all(f"/resolve/{served}/" in p for p in files)
         assert all(f"nuisance-zoo/{nz.__version__}" in ua for _, _, ua in fake_hub.requests)
 
     def test_second_load_works_with_the_server_stopped(self, fake_hub, served, trained):
@@ -197,3 +201,17 @@ class TestLocalDir:
         (model_folder / "config.json").write_text(json.dumps(cfg))
         with pytest.raises(hub.HubError, match="no valid \"sha256\""):
             hub.resolve_folder(f"local-dir:{model_folder}")
+
+
+class TestRevisions:
+    def test_a_moved_branch_is_followed_and_pinned_once(self, fake_hub, served, trained, scale_cls, tmp_path):
+        assert _same_weights(nz.load(f"hf-hub:{REPO}"), trained)
+        newer = scale_cls()
+        with torch.no_grad():
+            newer.scale.fill_(7.0)
+        commit = fake_hub.add_repo(REPO, newer.save_pretrained(tmp_path / "newer"))  # main moves
+        assert commit != served
+        fake_hub.requests.clear()
+        assert _same_weights(nz.load(f"hf-hub:{REPO}"), newer)
+        files = [p for m, p, _ in fake_hub.requests if m == "GET" and "/resolve/" in p]
+        assert files and all(f"/resolve/{commit}/" in p for p in files)  # one commit for every file
