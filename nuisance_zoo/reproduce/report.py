@@ -25,6 +25,28 @@ __all__ = ["format_row_list", "write_report", "load_results", "differences", "or
 
 FULL_COMMAND = "nuisance-zoo reproduce ROW --seeds 3"
 
+#: What a results JSON holds (appended to docs/results.md).
+SCHEMA_DOC = [
+    "## The results files", "",
+    "`docs/results/ROW.json` (full) and `docs/results/quick/ROW.json` (CI size), schema "
+    "`nuisance-zoo/reproduce/1`, written atomically after every unit:", "",
+    "| key | what |", "|---|---|",
+    "| `row`, `table`, `title`, `analogue`, `note` | the row (see `nuisance-zoo reproduce --list`) |",
+    "| `command` | the command that produced it, e.g. `nuisance-zoo reproduce t2-gtsrb-brightness --seeds 3` |",
+    "| `seeds`, `epochs`, `quick` | what was run |",
+    "| `protocol` | training spec(s), test specs by name, classifier, optimiser, λ, and every column's "
+    "algorithm, k and wrapper arguments (PGD: ε 0.3, step 0.01, 20 steps); resuming requires the same protocol |",
+    "| `models` | how each model of natural variation was obtained (zoo / known names, or the fit's domains and recipe) |",
+    "| `hardware`, `versions` | device, CPU count, torch threads, GPU name; nuisance-zoo, torch and Python versions |",
+    "| `units` | `seedS/COLUMN` → `acc` (test domain → accuracy % after every epoch), `train_loss` per epoch, "
+    "`wall_s`; or `status: not-applicable` with a reason |",
+    "| `summary` | test domain → column → `final_mean`, `final_std`, `peak_mean`, `peak_std` (sample std over "
+    "seeds), `n`, per-seed `final` and `peak` |",
+    "| `paper` | the paper's numbers per test domain |",
+    "| `status` | `complete`, `partial` (rerun the command to resume) or `data-unavailable` (with `reason`) |",
+    "",
+]
+
 
 def _paper_line(row: Row) -> str:
     paper = row.paper
@@ -163,23 +185,28 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
                "|---|---|" + "---|" * (len(PAPER_COLUMNS) + 1)]
         for row in rows:
             res = full.get(row.name, {})
-            summ = res.get("summary", {}).get(row.main_test, {})
-            paper = row.paper_for(row.main_test)
-            cells = [_cell(summ, c, paper.get(c)) for c in PAPER_COLUMNS]
-            extra = [c.label for c in row.columns if c.label not in PAPER_COLUMNS]
-            extra_cells = "; ".join(f"{lab}: {_cell(summ, lab, None).replace(' (–)', '')}" for lab in extra)
-            name = row.name + (" *(analogue)*" if row.analogue else "")
-            if res.get("status") == "data-unavailable":
-                name += " *(data unavailable)*"
-            md.append(f"| {name} | {row.model.describe()} | " + " | ".join(cells) + f" | {extra_cells} |")
+            # Table 6 reports every challenge level: one line per test domain with paper numbers.
+            per_test = [t for t in row.tests if row.paper_for(t)] if row.table == "Table 6" else []
+            for test in per_test or [row.main_test]:
+                summ = res.get("summary", {}).get(test, {})
+                paper = row.paper_for(test)
+                cells = [_cell(summ, c, paper.get(c)) for c in PAPER_COLUMNS]
+                extra = [c.label for c in row.columns if c.label not in PAPER_COLUMNS]
+                extra_cells = "; ".join(f"{lab}: {_cell(summ, lab, None).replace(' (–)', '')}" for lab in extra)
+                name = row.name + (" *(analogue)*" if row.analogue else "")
+                if per_test or row.table == "Table 6":
+                    name += f", {test}"
+                if res.get("status") == "data-unavailable":
+                    name += " *(data unavailable)*"
+                md.append(f"| {name} | {row.model.describe()} | " + " | ".join(cells) + f" | {extra_cells} |")
         md.append("")
-        for row in rows:
-            if row.analogue:
-                md.append(f"- *{row.name}*: {row.analogue}")
-            if row.note:
-                md.append(f"- *{row.name}*: {row.note}")
-            if row.table == "Table 6":
-                md.append(f"- *{row.name}*: test domain in the table is {row.main_test}; levels 4, 3, 2 are in the JSON.")
+        notes: dict[str, list[str]] = {}
+        for row in rows:  # rows sharing a note are named together, once
+            for text in (row.analogue, row.note):
+                if text:
+                    notes.setdefault(text, []).append(row.name)
+        for text, names in notes.items():
+            md.append(f"- *{', '.join(names)}*: {text}")
         md.append("")
     # Honest paragraphs and ordering claims, for full results only.
     md += ["## Where we differ from the paper by more than 2 std", ""]
@@ -202,7 +229,10 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
         md.append("Pending the full runs: model-based beats Vanilla and PGD on every row; MDA-5 vs MRT-1; "
                   "MAT's weakness on learned models.")
     md.append("")
-    md += ["## Figures", ""]
+    md += ["## Figures", "",
+           "Test accuracy on the row's first test domain after every epoch, mean over seeds (as the paper's "
+           "Figure 9c); Table 6 rows also plot peak accuracy against challenge level (Figure 13). Until the full "
+           "runs exist these come from the quick runs (one epoch: a single point per algorithm).", ""]
     for name in ROWS:
         res, is_quick = (full[name], False) if name in full else (quick.get(name), True)
         if not res or not res.get("units"):
@@ -217,17 +247,23 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
            "epoch, one seed, k ≤ 2, PGD 2 steps, 2-iteration fits). They check that each row runs end to "
            "end; their accuracies mean nothing.", "",
            "| row | status | units | wall (s) | hardware |", "|---|---|---|---|---|"]
+    total = 0.0
     for name in ROWS:
         res = quick.get(name)
         if not res:
             md.append(f"| {name} | not run | | | |")
             continue
         hw = res.get("hardware", {})
-        wall = res.get("timing", {}).get("units_s", "")
-        status = res.get("status", "") + (f" ({res['reason']})" if res.get("reason") else "")
+        wall = res.get("timing", {}).get("run_s", "")
+        total += float(wall or 0)
+        reason = res.get("reason", "")
+        status = res.get("status", "") + (f" ({reason[:90]}…)" if reason else "")
         md.append(f"| {name} | {status} | {len(res.get('units', {}))} | {wall} | "
                   f"{hw.get('cpu_count')} CPU, {hw.get('gpu') or 'no GPU'} |")
     md.append("")
+    md += [f"Total: {total:.0f} s (rows run one after another in one process; each row's wall time counts its "
+           "data loading, model fitting and units).", ""]
+    md += SCHEMA_DOC
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(md))
     return out

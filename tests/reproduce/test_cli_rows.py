@@ -33,7 +33,7 @@ def test_rows_cover_the_issue():
     assert {"t2-mnist-gray-rgb", "t2-mnist-blue-red", "t2-gtsrb-contrast", "t2-gtsrb-brightness",
             "t3-mnist-half", "t3-mnist-one-red", "f11-gtsrb-bright-contrast", "t5-letters",
             "t7-a", "t7-b", "t7-c", "t7-d", "t7-resnet18"} <= set(ROWS)
-    assert {f"t6-{c}" for c in ("snow", "haze", "rain", "shadow", "dirty-lens", "decolorize")} <= set(ROWS)
+    assert {f"t6-{c}" for c in ("snow", "haze", "rain", "shadow", "dirty-lens", "decolorization")} <= set(ROWS)
     for row in ROWS.values():
         labels = [c.label for c in row.columns]
         assert labels[:6] == list(PAPER_COLUMNS), row.name
@@ -92,3 +92,24 @@ def test_architecture_c_is_the_papers_cnn():
     c, p = build_architecture("C", 10, 3, 32), paper_cnn(10, 3, 32)
     assert [type(m) for m in c] == [type(m) for m in p]
     assert [t.shape for t in c.state_dict().values()] == [t.shape for t in p.state_dict().values()]
+
+
+def test_every_spec_parses_and_every_model_name_exists():
+    import nuisance_zoo as nz
+    from nuisance_zoo.data import parse_spec
+    from nuisance_zoo.known.levels import CURE_TSR_LEVELS
+
+    names = set(nz.list_models())
+    for row in ROWS.values():
+        recipes = [row.model, *row.extra_models.values()]
+        specs = list(row.train) + list(row.tests.values())
+        specs += [s for r in recipes if r.kind == "fit" for s in (r.domain_a, r.domain_b)]
+        for spec in specs:
+            if spec.startswith("letters:"):
+                continue
+            parsed = parse_spec(spec)
+            if "challenge" in parsed.options:
+                assert parsed.options["challenge"] in CURE_TSR_LEVELS, (row.name, spec)
+        for r in recipes:
+            assert r.kind in ("load", "fit")
+            assert set(r.names) <= names, (row.name, r.names)
