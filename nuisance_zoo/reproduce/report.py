@@ -242,6 +242,25 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
             figures.append(p)
             md.append(f"![{name}]({rel(p)})")
     md.append("")
+    checks = []
+    for p in sorted((results_dir / "checks").glob("*.json")):
+        try:
+            checks.append(json.loads(p.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue
+    if checks:
+        md += ["## Mid-size checks", "",
+               "Smaller than a full row, larger than quick: enough data for the numbers to mean something "
+               "(`docs/results/checks/`; peak accuracy %, one seed unless stated).", "",
+               "| check | training data | epochs | seeds | test | accuracies |", "|---|---|---|---|---|---|"]
+        for c in checks:
+            for test, cols in c.get("summary", {}).items():
+                accs = ", ".join(f"{k} {v['peak_mean']:.1f}" for k, v in cols.items())
+                md.append(f"| {c['row']} | `{' + '.join(c['protocol']['train'])}` | {c['epochs']} | "
+                          f"{len(c['seeds'])} | {test} | {accs} |")
+        md.append("")
+        md += [f"- *{c['row']}*: `{c.get('command', '')}`" for c in checks]
+        md.append("")
     md += ["## Quick (CI) runs", "",
            "`nuisance-zoo reproduce --all --quick`: every row at CI size (128 training and test images, one "
            "epoch, one seed, k ≤ 2, PGD 2 steps, 2-iteration fits). They check that each row runs end to "
