@@ -169,6 +169,13 @@ def _with_known(name: str, what: str) -> tuple[Column, ...]:
     return standard_columns() + (Column(f"MDA-5 (known: {what})", "mda", 5, model="known"),)
 
 
+#: The paper trains its MNIST classifiers for twenty epochs (Appendix A.1.2, Figure 17).
+MNIST_EPOCHS = 20
+#: The paper does not state GTSRB's epochs (it shows 100 on SVHN, Figures 8c and 23); 25 passes over
+#: the small GTSRB domains (2,000-9,000 images) keep a full row within a short GPU call.
+GTSRB_EPOCHS = 25
+#: The paper averages five trials; the issue asks for three by default (``--seeds 5`` matches the paper).
+
 _G10 = "gtsrb:{split}?classes=largest10"
 
 
@@ -189,7 +196,7 @@ _add(Row(
     train=("mnist:train?colorize=gray",),
     tests={"B": "mnist:test?colorize=gray-rgb&seed=0", "A": "mnist:test?colorize=gray"},
     model=load("background-color", what="known: background-color (Algorithm 4)"),
-    paper=_paper(87.8, 75.9, 98.8, 98.8, 98.9, None), epochs=10,
+    paper=_paper(87.8, 75.9, 98.8, 98.8, 98.9, None), epochs=MNIST_EPOCHS,
     note="The paper omits MAT here (its background model was not differentiable); ours is, so MAT-10 runs.",
 ))
 _add(Row(
@@ -199,7 +206,7 @@ _add(Row(
     model=load("mnist-background-color", what="zoo: mnist-background-color"),
     extra_models={"known": load("hue", what="known: hue")},
     columns=_with_known("hue", "hue"),
-    paper=_paper(84.4, 82.4, 97.2, 97.3, 97.3, 91.8), epochs=10,
+    paper=_paper(84.4, 82.4, 97.2, 97.3, 97.3, 91.8), epochs=MNIST_EPOCHS,
 ))
 _add(Row(
     name="t2-gtsrb-contrast", table="Table 2", title="GTSRB contrast: low (C < 70) → high (C > 240), ten largest classes",
@@ -208,7 +215,7 @@ _add(Row(
     model=load("gtsrb-contrast", what="zoo: gtsrb-contrast"),
     extra_models={"known": load("contrast", what="known: contrast")},
     columns=_with_known("contrast", "contrast"),
-    paper=_paper(67.0, 69.5, 73.6, 73.9, 78.4, 78.8), epochs=25,
+    paper=_paper(67.0, 69.5, 73.6, 73.9, 78.4, 78.8), epochs=GTSRB_EPOCHS,
 ))
 _add(Row(
     name="t2-gtsrb-brightness", table="Table 2", title="GTSRB brightness: night (B < 40) → day (B > 170), ten largest classes",
@@ -218,7 +225,7 @@ _add(Row(
     # brightness then gamma (first applied first): gamma @ brightness
     extra_models={"known": load("gamma", "brightness", what="known: gamma @ brightness")},
     columns=_with_known("gamma @ brightness", "gamma @ brightness"),
-    paper=_paper(65.0, 67.6, 78.5, 79.1, 82.0, 74.8), epochs=25,
+    paper=_paper(65.0, 67.6, 78.5, 79.1, 82.0, 74.8), epochs=GTSRB_EPOCHS,
 ))
 
 # ---- Table 3: A = B, a harder test set --------------------------------------------------------
@@ -233,7 +240,7 @@ for _name, _mode, _title, _nums in (
         tests={"red": "mnist:test?colorize=red", "A": f"mnist:test?colorize={_mode}"},
         # A = B (Appendix A.1.3-4): the model learns both colours from the mixed set itself.
         model=fitted(_dom, _dom, what=f"fitted on the spot: {_mode} → {_mode} (A = B, zoo recipe)"),
-        paper=_paper(*_nums, None), epochs=10,
+        paper=_paper(*_nums, None), epochs=MNIST_EPOCHS,
         note="The paper's Table 3 has no MAT column; ours runs MAT-10 for completeness.",
     ))
 
@@ -254,7 +261,7 @@ _add(Row(
              "this is the GTSRB analogue with the zoo's two GTSRB models. Test B relaxes Table 11's "
              "thresholds (B > 125, C > 200: 1,041 test images) because B > 170 and C > 240 together "
              "leave 57 (reported as B-strict).",
-    epochs=25,
+    epochs=GTSRB_EPOCHS,
 ))
 
 # ---- Table 5: reuse of mnist-background-color on other data sets --------------------------------
@@ -264,7 +271,7 @@ _add(Row(
     tests={"B": "letters:test?colorize=red", "A": "letters:test?colorize=blue"},
     model=load("mnist-background-color", what="zoo: mnist-background-color (learned on MNIST)"),
     extra_models={"known": load("hue", what="known: hue")},
-    columns=_with_known("hue", "hue"), num_classes=26, epochs=10,
+    columns=_with_known("hue", "hue"), num_classes=26, epochs=MNIST_EPOCHS,
     analogue="The paper's Q/E/K-MNIST, Fashion-MNIST and USPS cannot be downloaded here; this is "
              "the rendered-letters set of docs/reuse.md (26 FreeType capitals, 120 per class to train, "
              "40 to test). Paper numbers shown are none: no paper row uses this data.",
@@ -282,7 +289,7 @@ for _tv, _nums, _ncls, _extra in (
         tests={"B": f"tv:{_tv}:test?download=0&{_extra}colorize=red",
                "A": f"tv:{_tv}:test?download=0&{_extra}colorize=blue"},
         model=load("mnist-background-color", what="zoo: mnist-background-color (learned on MNIST)"),
-        paper=_paper(*_nums), num_classes=_ncls, epochs=10, optional_data=True,
+        paper=_paper(*_nums), num_classes=_ncls, epochs=MNIST_EPOCHS, optional_data=True,
         note="Runs where torchvision's copy of the data is present (never downloads); "
              "otherwise recorded as data-unavailable.",
     ))
@@ -319,7 +326,7 @@ for _ch, _levels in _T6_PAPER.items():
         analogue="CURE-TSR is not available here; GTSRB's ten largest classes (medium brightness) with "
                  f"the zoo's synthetic {_ch} at CURE-TSR-style levels 0–5 stand in for it."
                  + (" The paper has no dirty-lens row." if not _levels else ""),
-        epochs=15,
+        epochs=GTSRB_EPOCHS,
     ))
 
 # ---- Table 7: architectures -------------------------------------------------------------------
@@ -336,7 +343,7 @@ for _arch, _nums in list(_T7.items()) + [("resnet18", None)]:
         paper=_paper(*_nums) if _nums else {},
         analogue="Table 7 trains on SVHN medium brightness and tests on low brightness; SVHN is not "
                  "available here, so the architectures run on GTSRB night → day (Table 2's row).",
-        epochs=25,
+        epochs=GTSRB_EPOCHS,
     ))
 
 #: Every row by name, in table order.
