@@ -6,6 +6,7 @@ Example::
     nuisance-zoo reproduce t2-gtsrb-brightness --seeds 3          # docs/results/t2-gtsrb-brightness.json
     nuisance-zoo reproduce t2-gtsrb-brightness --quick            # CI size, docs/results/quick/
     nuisance-zoo reproduce --all --quick                          # every row, CI size
+    nuisance-zoo reproduce --table 2 --device cuda                # every row of Table 2
     nuisance-zoo reproduce --report                               # docs/results.md from the JSONs
 """
 from __future__ import annotations
@@ -24,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("row", nargs="?", help="row name (see --list)")
     p.add_argument("--list", action="store_true", help="list the rows with the paper's numbers")
     p.add_argument("--all", action="store_true", help="run every row")
+    p.add_argument("--table", default=None, metavar="TABLE",
+                   help="run every row of one paper table: 2, 3, 5, 6, 7 or f11 (Figure 11)")
     p.add_argument("--report", action="store_true", help="(re)write docs/results.md and its figures from the JSONs")
     p.add_argument("--quick", action="store_true",
                    help="CI size: 128 images, 1 epoch, 1 seed, k <= 2 (results under OUT/quick)")
@@ -47,7 +50,7 @@ def _list() -> int:
 def run(args) -> int:
     import time
 
-    from ..reproduce import ROWS, get_row, reproduce
+    from ..reproduce import ROWS, get_row, reproduce, rows_of_table
 
     if args.list:
         return _list()
@@ -56,9 +59,14 @@ def run(args) -> int:
 
         print(f"wrote {write_report()}")
         return 0
-    if not args.row and not args.all:
-        raise ValueError("name a row (see `nuisance-zoo reproduce --list`), or pass --all or --list.")
-    names = list(ROWS) if args.all else [get_row(args.row).name]
+    if not args.row and not args.all and not args.table:
+        raise ValueError("name a row (see `nuisance-zoo reproduce --list`), or pass --table, --all or --list.")
+    if args.all:
+        names = list(ROWS)
+    elif args.table:
+        names = rows_of_table(args.table)
+    else:
+        names = [get_row(args.row).name]
     for name in names:
         t0 = time.perf_counter()
         res = reproduce(name, seeds=args.seeds, quick=args.quick, out=args.out, resume=not args.no_resume,

@@ -13,6 +13,6 @@ Example:
     True
 """
 from .rows import PAPER_COLUMNS, ROWS, TABLES, Column, ModelRecipe, Row
-from .run import QUICK, get_row, reproduce
+from .run import QUICK, get_row, reproduce, rows_of_table
 
-__all__ = ["reproduce", "get_row", "ROWS", "TABLES", "PAPER_COLUMNS", "Row", "Column", "ModelRecipe", "QUICK"]
+__all__ = ["reproduce", "get_row", "rows_of_table", "ROWS", "TABLES", "PAPER_COLUMNS", "Row", "Column", "ModelRecipe", "QUICK"]

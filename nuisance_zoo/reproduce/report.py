@@ -175,7 +175,9 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
     if not any(r.get("status") == "complete" for r in full.values()):
         md += ["**Full results are pending.** Only the quick (CI) runs exist so far (listed below). "
                f"Produce a full row with `{FULL_COMMAND}` (resumable: rerun the same command after a kill), "
-               "or every row with `nuisance-zoo reproduce --all --seeds 3`, then `nuisance-zoo reproduce --report`.",
+               "a whole table with `nuisance-zoo reproduce --table 2 --device cuda` (full rows are GPU-sized: "
+               "a full MNIST unit is 18,760 steps), or every row with `nuisance-zoo reproduce --all --seeds 3`; "
+               "then `nuisance-zoo reproduce --report`.",
                ""]
     figures: list[str] = []
     for table, caption in TABLES.items():

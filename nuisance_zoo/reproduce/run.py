@@ -34,7 +34,7 @@ from .data import load_domain, quick_spec
 from .models import build_model
 from .rows import PGD_KWARGS, ROWS, Column, Row
 
-__all__ = ["reproduce", "get_row", "unit_key", "QUICK", "SCHEMA", "DEFAULT_OUT", "QUICK_OUT", "PEAK_NOTE"]
+__all__ = ["reproduce", "get_row", "rows_of_table", "unit_key", "QUICK", "SCHEMA", "DEFAULT_OUT", "QUICK_OUT", "PEAK_NOTE"]
 
 SCHEMA = "nuisance-zoo/reproduce/1"
 #: Where results go by default (relative to the current directory: run from the project root).
@@ -58,6 +58,20 @@ def get_row(name: str | Row) -> Row:
     close = difflib.get_close_matches(name, list(ROWS), n=3, cutoff=0.4)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise KeyError(f"unknown row {name!r}.{hint} `nuisance-zoo reproduce --list` shows all {len(ROWS)} rows.")
+
+
+def rows_of_table(table: str) -> list[str]:
+    """The rows of one paper table: ``"2"``, ``"Table 2"``, ``"t2"``, ``"f11"`` or ``"Figure 11"``."""
+    from .rows import TABLES
+
+    key = table.strip().lower().replace("table", "t").replace("figure", "f").replace(" ", "")
+    if key.isdigit():
+        key = "t" + key
+    for name in TABLES:
+        short = name.lower().replace("table ", "t").replace("figure ", "f")
+        if short == key:
+            return [r.name for r in ROWS.values() if r.table == name]
+    raise KeyError(f"unknown table {table!r}; choose one of {', '.join(TABLES)} (e.g. --table 2 or --table f11).")
 
 
 def unit_key(seed: int, label: str) -> str:

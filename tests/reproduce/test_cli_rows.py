@@ -113,3 +113,15 @@ def test_every_spec_parses_and_every_model_name_exists():
         for r in recipes:
             assert r.kind in ("load", "fit")
             assert set(r.names) <= names, (row.name, r.names)
+
+
+def test_rows_of_table_and_unknown_table(capsys):
+    from nuisance_zoo.reproduce import rows_of_table
+
+    assert rows_of_table("2") == rows_of_table("Table 2") == rows_of_table("t2") == [
+        "t2-mnist-gray-rgb", "t2-mnist-blue-red", "t2-gtsrb-contrast", "t2-gtsrb-brightness"]
+    assert rows_of_table("f11") == rows_of_table("Figure 11") == ["f11-gtsrb-bright-contrast"]
+    assert len(rows_of_table("6")) == 6
+    assert main(["reproduce", "--table", "4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown table '4'" in err and "Table 2" in err
