@@ -44,5 +44,5 @@ def test_report_with_full_results_fills_cells(tiny_row, tmp_path, monkeypatch):
     res = reproduce(tiny_row, seeds=1, epochs=1, out=tmp_path / "results", progress=False)
     md = write_report(tmp_path / "results", tmp_path / "results.md").read_text()
     s = res["summary"]["B"]["Vanilla"]
-    assert f"{s['peak_mean']:.1f} ± {s['peak_std']:.1f} (87.8)" in md
+    assert f"{s['peak_mean']:.1f} ± {s['peak_std']:.1f} / {s['final_mean']:.1f} ± {s['final_std']:.1f} (87.8)" in md
     assert "Full results are pending" not in md
