@@ -82,6 +82,7 @@ class ModelRecipe:
     what: str = ""
 
     def describe(self) -> str:
+        """A one-line description for tables."""
         if self.what:
             return self.what
         if self.kind == "fit":
@@ -89,6 +90,7 @@ class ModelRecipe:
         return " @ ".join(self.names)
 
     def as_dict(self) -> dict:
+        """The recipe as JSON-ready data (what the results JSON records)."""
         d = {"kind": self.kind, "describe": self.describe()}
         if self.kind == "load":
             d["names"] = list(self.names)
@@ -98,10 +100,12 @@ class ModelRecipe:
 
 
 def load(*names: str, what: str = "") -> ModelRecipe:
+    """A model loaded by name; several names compose, outermost first (``load("a", "b")`` is ``a @ b``)."""
     return ModelRecipe("load", tuple(names), what=what)
 
 
 def fitted(domain_a: str, domain_b: str, what: str = "") -> ModelRecipe:
+    """A model fitted on the spot from ``domain_a`` to ``domain_b`` (data specs) with the zoo's recipe."""
     return ModelRecipe("fit", domain_a=domain_a, domain_b=domain_b, what=what)
 
 
@@ -187,6 +191,9 @@ _ROWS: list[Row] = []
 
 
 def _add(row: Row) -> None:
+    """Append ``row`` to the table (names are unique: :data:`ROWS` is keyed by them)."""
+    if any(r.name == row.name for r in _ROWS):
+        raise ValueError(f"duplicate row name {row.name!r}")
     _ROWS.append(row)
 
 

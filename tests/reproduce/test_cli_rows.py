@@ -97,7 +97,7 @@ def test_architecture_c_is_the_papers_cnn():
 def test_every_spec_parses_and_every_model_name_exists():
     import nuisance_zoo as nz
     from nuisance_zoo.data import parse_spec
-    from nuisance_zoo.known.levels import CURE_TSR_LEVELS
+    from nuisance_zoo.known import CURE_TSR_LEVELS
 
     names = set(nz.list_models())
     for row in ROWS.values():
