@@ -10,7 +10,7 @@ import importlib
 import sys
 
 # Module names under nuisance_zoo.cli, in the order ``--help`` lists them.
-COMMANDS = ("list_cmd", "info_cmd", "grid_cmd", "demo_cmd", "train_cmd", "evaluate_cmd", "fit_cmd", "publish_cmd")
+COMMANDS = ("list_cmd", "info_cmd", "grid_cmd", "demo_cmd", "train_cmd", "evaluate_cmd", "fit_cmd", "publish_cmd", "reproduce_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:
