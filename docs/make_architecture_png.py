@@ -16,12 +16,12 @@ DATA_X = 1030  # the side layer's column
 
 #: (layer label, [(box text, sub text)]), top layer first.
 LAYERS = [
-    ("4  app", [("cli/", "nuisance-zoo ..."), ("__init__.py", "the public names"), ("demo.py", "train + evaluate")]),
+    ("4  app", [("cli/", "nuisance-zoo ..."), ("__init__.py", "the public names"), ("demo.py  reproduce/", "the paper, end to end")]),
     ("3  training, eval", [("training/", "wrappers, trainer, metrics"), ("eval/", "robustness, grids")]),
     ("2  hub, registry", [("hub.py", "names of repos → verified files"), ("registry.py  zoo.py", "names → models")]),
     ("1  models", [("known/", "analytic models"), ("learned/", "generators, fit"), ("adapters/", "other libraries")]),
     ("0  base", [("base.py", "contract"), ("catalogue.py", "name tables"), ("checkpoint.py", "run state"),
-                 ("model_folder.py", "folder format"), ("version.py", "")]),
+                 ("run_lock.py", "one run per out"), ("model_folder.py", "folder checks")]),
 ]
 #: Allowed imports inside a layer, as (layer index, from box, to box).
 SIDEWAYS = [(1, 1, 0), (2, 1, 0), (3, 1, 0)]

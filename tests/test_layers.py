@@ -35,6 +35,7 @@ GROUPS: dict[str, str] = {
     "nuisance_zoo.eval": "eval",
     "nuisance_zoo.cli": "app",
     "nuisance_zoo.demo": "app",
+    "nuisance_zoo.reproduce": "app",  # runs the paper's experiments end to end, like the demo
     "nuisance_zoo.__main__": "app",
     "nuisance_zoo": "app",  # the package's __init__: the public face, wires the layers together
 }
