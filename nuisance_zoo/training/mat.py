@@ -128,7 +128,7 @@ class MATWrapper(ModelBasedWrapper):
             y: targets.
             delta: optional start ``(B, q)`` (projected onto Δ first).
         """
-        self._check_batch(x, y)
+        y = self._check_batch(x, y)
         check_image(x)  # encode/decode are called directly below, so check here
         if not x.is_floating_point():
             raise TypeError(
@@ -137,6 +137,8 @@ class MATWrapper(ModelBasedWrapper):
             )
         xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
         delta = self.start(xf, delta)
+        if x.shape[0] == 0:
+            return x.clone(), delta  # B = 0: nothing to search
         with torch.no_grad(), self._g_context(x):
             content = self.G.encode(xf)  # δ-free: once per batch, not once per step
 
@@ -149,6 +151,7 @@ class MATWrapper(ModelBasedWrapper):
             delta = projected_gradient_ascent(self.G, delta, grad_fn, self.k, self._relative_step(delta), self.sign)
         with torch.no_grad(), self._g_context(x):
             x_adv = self.G.decode(content, delta)
+        self._check_generated(x_adv.shape[1:], x)  # the check MDA and MRT make in _draw
         return x_adv.to(x.dtype), delta.detach()
 
     def _relative_step(self, like: Tensor) -> float | Tensor:
@@ -168,6 +171,7 @@ class MATWrapper(ModelBasedWrapper):
                 f"{type(self.G).__name__}.decode returned an image without a gradient path to "
                 f"δ although differentiable=True; fix the model or use MRTWrapper/MDAWrapper."
             )
+        self._check_generated(images.shape[1:], x)  # before the classifier sees them
         inputs = self._like(images.detach().to(x.dtype), x)
         size = inputs.shape[0] if self.chunk is None else self.chunk
         grads = []
