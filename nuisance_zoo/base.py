@@ -35,6 +35,8 @@ _FLOAT_TYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 _COMPUTE_DTYPE = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
 # Float inputs may overshoot [0, 1] by resampling or rounding error; beyond this it is a bug.
 _RANGE_TOLERANCE = 1e-3
+#: Where :meth:`NuisanceModel.project` cuts an unbounded N(0, I) prior (in standard deviations).
+NORMAL_PRIOR_LIMIT = 1e3
 
 # ---------------------------------------------------------------------------- input checks
 #: The input-check modes (see :func:`set_input_checks`).
@@ -622,7 +624,9 @@ class NuisanceModel(nn.Module):
         return device, dtype or torch.float32
 
     def project(self, delta: Tensor) -> Tensor:
-        """Π_Δ: the closest point of Δ (a clamp onto the box; identity when unbounded).
+        """Π_Δ: the closest point of Δ: a clamp onto the box; for a normal prior N(0, I) a clamp
+        onto ``±NORMAL_PRIOR_LIMIT`` (1000 standard deviations, far beyond any draw: a numerical
+        guard, the identity for every δ that matters); otherwise the identity.
 
         ``delta`` has shape ``(..., delta_dim)``. Only its type and shape are checked (the
         searches call this at every step): a NaN stays NaN, as in ``torch.clamp``.
@@ -630,9 +634,20 @@ class NuisanceModel(nn.Module):
         check_delta_shape(delta, self.delta_dim)
         box = self.bounds(device=delta.device, dtype=delta.dtype)
         if box is None:
-            return delta
-        low, high = box
-        return torch.maximum(torch.minimum(delta, high), low)
+            if self.prior != "normal":
+                return delta
+            # N(0, I) has no mass out there, but a generator's MLP overflows to inf - inf = NaN on
+            # δ ~ 1e38: so R^q is cut at ±NORMAL_PRIOR_LIMIT standard deviations.
+            low, high = -NORMAL_PRIOR_LIMIT, NORMAL_PRIOR_LIMIT
+        else:
+            low, high = box
+        clamped = delta.clamp(low, high)
+        if not delta.requires_grad:
+            return clamped
+        # clamp (like max/min) halves the gradient on the box's faces; keep it whole on the closed
+        # box, so ∂G/∂δ through forward's projection is unchanged wherever δ is in Δ (an identity
+        # δ often lies on a face: σ = 0 of a blur).
+        return torch.where((delta >= low) & (delta <= high), delta, clamped.detach())
 
     #: The δ that leaves images unchanged (one row), or None when there is none. Subclasses set
     #: it as a class attribute, or in ``__init__`` when it depends on their configuration.

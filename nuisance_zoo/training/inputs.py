@@ -97,8 +97,7 @@ def as_tensors(data: Any, root: str | None = None, split: str = "train") -> Data
             f"data must be a spec string (e.g. 'mnist-sample:train'), an ImageDataset, or an "
             f"(x, y) pair of tensors; got {type(data).__name__}."
         )
-    x, y = _tensor(x, "x"), check_labels(_tensor(y, "y").flatten(), name="labels")
-    check_label_values(y, name="labels", mode="full")  # once per data set: no hot path here
+    x, y = _tensor(x, "x"), _tensor(y, "y")
     if x.ndim == 3:  # (N, H, W): gray without a channel axis
         x = x.unsqueeze(1)
     if x.ndim != 4:
@@ -107,10 +106,12 @@ def as_tensors(data: Any, root: str | None = None, split: str = "train") -> Data
         raise ValueError(
             f"images look channels-last {tuple(x.shape)}; pass x.permute(0, 3, 1, 2) (N, C, H, W)."
         )
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"{x.shape[0]} images but {y.shape[0]} labels.")
     if x.dtype != torch.uint8 and not x.is_floating_point():
         raise TypeError(f"images must be uint8 or float in [0, 1], got {x.dtype}.")
+    y = check_labels(y.flatten() if y.ndim == 2 and y.shape[1] == 1 else y, name="labels")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"{x.shape[0]} images but {y.shape[0]} labels.")
+    check_label_values(y, name="labels", mode="full")  # once per data set: no hot path here
     return DataTensors(x, y, name, classes)
 
 
@@ -169,8 +170,8 @@ def check_labels(y: Any, batch: int | None = None, name: str = "y", allow_probab
         also = " or class probabilities (float, shape (B, num_classes))" if allow_probabilities else ""
         raise ValueError(
             f"{name} must hold class indices (an integer dtype, shape (B,)){also}; got {y.dtype} of shape "
-            f"{tuple(y.shape)}. Convert whole-number labels with {name}.long().view(-1); for another "
-            f"target type pass criterion=."
+            f"{tuple(y.shape)}. Convert whole-number labels with {name}.long().view(-1)"
+            + ("; for another target type pass criterion=." if allow_probabilities else ".")
         )
     if batch is not None and y.shape[0] != batch:
         raise ValueError(f"{name} must hold one target per image: batch {batch}, got shape {tuple(y.shape)}.")
@@ -191,8 +192,14 @@ def check_label_values(y: Tensor, num_classes: int | None = None, name: str = "y
         name: how the messages call ``y``.
         mode: the check mode to use instead of the process-wide one.
     """
+    if y.is_floating_point():
+        # Class probabilities (B, num_classes): their width must match the classifier's (metadata).
+        if num_classes is not None and (y.ndim != 2 or y.shape[1] != num_classes):
+            raise ValueError(f"{name} holds class probabilities of shape {tuple(y.shape)} but the classifier "
+                             f"returns {num_classes} classes; they must be (B, {num_classes}).")
+        return
     mode = mode or get_input_checks()
-    if mode == "off" or y.numel() == 0 or y.is_floating_point():
+    if mode == "off" or y.numel() == 0:
         return
     top = f" < {num_classes} (the classifier's outputs)" if num_classes is not None else ""
     if mode == "async":

@@ -6,7 +6,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from ..base import NuisanceModel, check_delta, check_image
+from ..base import NuisanceModel, check_delta, check_image, check_range
 from .search import projected_gradient_ascent
 from .wrapper import ModelBasedWrapper, search_mode
 
@@ -97,9 +97,8 @@ class MATWrapper(ModelBasedWrapper):
                 f"k random draws) or MDAWrapper (k random draws), which only sample δ."
             )
         super().__init__(model, G, k=k, lam=lam, criterion=criterion, chunk=chunk, generator=generator)
-        step_size = 2.5 / max(self.k, 1) if step_size is None else float(step_size)
-        if not step_size > 0:
-            raise ValueError(f"step_size (α) must be > 0, got {step_size}.")
+        step_size = 2.5 / max(self.k, 1) if step_size is None else check_range(
+            "step_size", step_size, 0, open_low=True, why="α; a step <= 0 would not ascend", model=type(self).__name__)
         self.step_size = step_size
         self.sign = bool(sign)
         self.random_start = bool(random_start)

@@ -313,7 +313,7 @@ class ModelBasedWrapper(nn.Module):
         if self._default_criterion:
             # Cross-entropy takes class indices (B,) or class probabilities (B, num_classes).
             y = check_labels(y, x.shape[0], allow_probabilities=True)
-            self._unchecked_labels = y if not y.is_floating_point() else None
+            self._unchecked_labels = y
         g_device = self.G.device
         if g_device != x.device:
             raise ValueError(f"the nuisance model is on {g_device} but the batch is on {x.device}; move both with "
@@ -377,6 +377,7 @@ class ModelBasedWrapper(nn.Module):
         images = torch.cat([x, generated.to(x.dtype)])
         images = self._like(images, x)
         targets = torch.cat([y] * (per_image + 1))
-        weights = torch.full((images.shape[0],), 1.0 / b, device=x.device, dtype=torch.float32)
-        weights[:b] = self.lam / b
+        m = max(b, 1)  # B = 0: no weights to fill, and no division by zero
+        weights = torch.full((images.shape[0],), 1.0 / m, device=x.device, dtype=torch.float32)
+        weights[:b] = self.lam / m
         return images, targets, weights
