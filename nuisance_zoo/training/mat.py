@@ -165,12 +165,12 @@ class MATWrapper(ModelBasedWrapper):
     def _delta_grad(self, images: Tensor, delta: Tensor, x: Tensor, y: Tensor) -> Tensor:
         """∇_δ Σ_j ℓ(f(G(x_j, δ_j)), y_j): the classifier part in chunks, then one
         backward through G (so ``chunk`` bounds the classifier's memory in the search)."""
+        self._check_generated(images.shape[1:], x)  # before the classifier sees them
         if not images.requires_grad:
             raise RuntimeError(
                 f"{type(self.G).__name__}.decode returned an image without a gradient path to "
                 f"δ although differentiable=True; fix the model or use MRTWrapper/MDAWrapper."
             )
-        self._check_generated(images.shape[1:], x)  # before the classifier sees them
         inputs = self._like(images.detach().to(x.dtype), x)
         size = inputs.shape[0] if self.chunk is None else self.chunk
         grads = []
