@@ -392,7 +392,17 @@ class NuisanceModel(nn.Module):
     transformed batch in [0, 1]. Everything else (``(C, H, W)`` inputs, uint8 in/out, half
     precision, input checks (see :func:`set_input_checks`), prior draws, the gray-input policy
     declared in :attr:`gray_policy`, and a ``repr`` built from the constructor's arguments) is
-    handled here once.
+    handled here once. In particular:
+
+    * **δ is projected into Δ.** ``forward`` and ``forward_multi`` apply :meth:`project` to a δ
+      the caller gives (after refusing NaN/inf under the ``"full"`` checks), so ``G(x, δ)`` is
+      ``G(x, Π_Δ(δ))`` and ``decode`` only ever sees δ in Δ; prior draws are in Δ already and
+      are not projected again. The gradient in δ is unchanged inside Δ and on its faces and 0
+      outside. ``decode`` itself does not project: the searches (MAT, PGD, ``evaluate``) call it
+      with iterates they have just projected, so nothing is paid twice.
+    * **B = 0.** An empty batch gives an empty batch of the input's shape and dtype
+      (``forward_multi``: ``(k, 0, C, H, W)``) without calling ``encode`` or ``decode``; a
+      ``decode`` called directly with an empty tensor content returns it.
 
     Attributes:
         delta_dim: dimension q of the nuisance space Δ.
@@ -679,11 +689,12 @@ class NuisanceModel(nn.Module):
 
         Args:
             x: ``(B, C, H, W)`` or ``(C, H, W)``; float in [0, 1] or uint8.
-            delta: ``(B, delta_dim)``, one row per image; ``None`` draws from the prior.
+            delta: ``(B, delta_dim)``, one row per image, projected into Δ before use (see the
+                class docstring); ``None`` draws from the prior.
             generator: used only when ``delta`` is None.
 
         Returns:
-            A tensor with the shape, dtype and device of ``x``.
+            A tensor with the shape, dtype and device of ``x`` (empty when B = 0).
         """
         xf, restore = self._prepare(x)
         b = xf.shape[0]
@@ -709,12 +720,14 @@ class NuisanceModel(nn.Module):
         Args:
             x: ``(B, C, H, W)`` batch (float in [0, 1] or uint8).
             k: number of draws per image (inferred from ``delta`` when given).
-            delta: optional ``(k, B, delta_dim)``; drawn from the prior when None.
+            delta: optional ``(k, B, delta_dim)``, projected into Δ before use; drawn from the
+                prior when None.
             generator: used only when ``delta`` is None.
 
         Returns:
             ``(images, delta)`` with ``images`` of shape ``(k, B, C, H, W)`` (dtype of ``x``)
-            and ``delta`` of shape ``(k, B, delta_dim)``. ``images[i, j] == G(x[j], delta[i, j])``.
+            and ``delta`` of shape ``(k, B, delta_dim)``, the δ used (after projection).
+            ``images[i, j] == G(x[j], delta[i, j])``.
         """
         if isinstance(x, Tensor) and x.ndim != 4:
             raise ValueError(f"forward_multi needs a batch (B, C, H, W), got shape {tuple(x.shape)}; use x.unsqueeze(0).")

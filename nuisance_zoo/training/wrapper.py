@@ -145,8 +145,15 @@ class ModelBasedWrapper(nn.Module):
     Shape:
         - x: ``(B, C, H, W)``, float in [0, 1] (uint8 is accepted by MDA and MRT and passed to
           the classifier as is, as in eval mode).
-        - y: ``(B,)`` targets (or whatever the criterion takes, batch first).
-        - Output (training): scalar; (eval): ``model(x)``.
+        - y: ``(B,)`` targets (or whatever the criterion takes, batch first). With the default
+          cross-entropy: class indices of any integer dtype (converted to int64) with
+          ``0 <= y < num_classes`` (checked at the first classifier output of each call; -100 is
+          refused, not ignored), or float class probabilities ``(B, num_classes)``.
+        - Output (training): scalar; (eval): ``model(x)``. An empty batch (B = 0) gives a float32
+          zero with a ``grad_fn`` (see :meth:`empty_loss`).
+
+    The classifier must return a logits tensor ``(N, num_classes, ...)``; a tuple, a dict or a
+    wrong batch size is refused with an error that says so (metadata only, no host sync).
     """
 
     #: smallest allowed ``k`` (MAT allows 0 steps: train at the starting point).
