@@ -232,9 +232,6 @@ def test_classifier_output_is_checked(wrapper, what, match):
 
 
 def test_check_logits_reads_metadata_only():
-    class NoData(torch.Tensor):
-        pass
-
     meta = torch.empty(4, 3, device="meta")  # no values at all: any value access would fail
     check_logits(meta, 4)
     with pytest.raises(ValueError, match="for a batch of 5"):
@@ -276,3 +273,20 @@ def test_evaluate_refuses_a_descending_step():
     with pytest.raises(ValueError, match=r"evaluate: step_size must be a number > 0 .*got -1"):
         nz.evaluate(nn.Sequential(nn.Flatten(), nn.Linear(3 * H * W, 3)),
                     (torch.rand(4, 3, H, W), torch.tensor([0, 1, 2, 0])), nuisance="brightness", step_size=-1)
+
+
+def test_a_custom_criterion_may_take_one_output_per_image():
+    """The logits check asks for (N, classes) only for cross-entropy: a regression loss keeps (N,)."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3 * H * W, 1), nn.Flatten(0))
+    w = nz.MDAWrapper(net, nz.load("brightness"), k=2, criterion=nn.MSELoss())
+    loss = w(torch.rand(4, 3, H, W), torch.rand(4))
+    assert loss.ndim == 0 and torch.isfinite(loss)
+
+
+def test_mrt_reports_the_projected_delta_it_used():
+    G = nz.load("brightness")
+    w = nz.MRTWrapper(nn.Sequential(nn.Flatten(), nn.Linear(3 * H * W, 3)), G, k=2, selection="sample")
+    x, y = torch.rand(3, 3, H, W), torch.tensor([0, 1, 2])
+    x_adv, d_adv = w.search(x, y, torch.full((2, 3, 1), 1e6))
+    torch.testing.assert_close(d_adv, G.project(torch.full((3, 1), 1e6)))
+    torch.testing.assert_close(x_adv, G(x, d_adv))

@@ -216,13 +216,19 @@ def check_label_values(y: Tensor, num_classes: int | None = None, name: str = "y
         raise ValueError(f"{name} must hold class indices 0 <= {name}{top}, got values from {lo} to {hi}.{ignore}")
 
 
-def check_logits(out: Any, batch: int, who: str = "the classifier") -> None:
+def check_logits(out: Any, batch: int, who: str = "the classifier", min_ndim: int = 2) -> None:
     """Raise a clear error unless ``out`` is a logits tensor ``(batch, num_classes, ...)``.
 
     Metadata only (no host sync), so it may run at every call.
+
+    Args:
+        out: what the classifier returned.
+        batch: the number of images it was given.
+        who: how the messages call the classifier.
+        min_ndim: the fewest dimensions accepted (1 for a custom criterion on ``(N,)`` outputs).
     """
     if isinstance(out, torch.Tensor):
-        if out.ndim < 2 or out.shape[0] != batch:
+        if out.ndim < min_ndim or out.ndim == 0 or out.shape[0] != batch:
             raise ValueError(
                 f"{who} returned a tensor of shape {tuple(out.shape)} for a batch of {batch} images; it must "
                 f"return logits (B, num_classes) = ({batch}, num_classes), one row per image. Check its last "

@@ -285,7 +285,8 @@ class ModelBasedWrapper(nn.Module):
     # ------------------------------------------------------------------ helpers for subclasses
     def _loss(self, images: Tensor, targets: Tensor) -> Tensor:
         out = self.model(images)
-        check_logits(out, images.shape[0])  # metadata only
+        # Metadata only. A custom criterion may take (N,) outputs (a regression loss).
+        check_logits(out, images.shape[0], min_ndim=2 if self._default_criterion else 1)
         if self._unchecked_labels is not None:
             # Once per wrapper call, when the number of classes is first known (see _check_batch).
             labels, self._unchecked_labels = self._unchecked_labels, None
@@ -352,8 +353,10 @@ class ModelBasedWrapper(nn.Module):
             )
         per_call = delta.shape[0] if self.chunk is None else max(1, self.chunk // max(b, 1))
         with torch.no_grad(), self._g_context(x):
-            outs = [self.G.forward_multi(x, delta=d)[0] for d in delta.split(per_call)]
-        images = outs[0] if len(outs) == 1 else torch.cat(outs)
+            outs = [self.G.forward_multi(x, delta=d) for d in delta.split(per_call)]
+        # forward_multi returns the δ it used: a given δ projected into Δ (what search reports).
+        images = outs[0][0] if len(outs) == 1 else torch.cat([o[0] for o in outs])
+        delta = outs[0][1] if len(outs) == 1 else torch.cat([o[1] for o in outs])
         self._check_generated(images.shape[2:], x)
         return images, delta
 
