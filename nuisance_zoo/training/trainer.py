@@ -38,9 +38,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..base import check_image
 from ..checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .classifiers import create_classifier, save_classifier
-from ..base import check_image
 from .inputs import DataTensors, as_tensors, check_label_values, check_range, epoch_order, to_model_input
 from .metrics import accuracy
 
