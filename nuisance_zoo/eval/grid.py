@@ -57,8 +57,11 @@ def delta_grid(
     dims = [dims] if isinstance(dims, int) else list(dims)
     if not 1 <= len(dims) <= 2 or len(set(dims)) != len(dims):
         raise ValueError(f"dims must name one or two different coordinates of δ, got {dims}.")
-    dims = [check_range(f"dims[{i}]", d, 0, G.delta_dim - 1, integer=True,
-                        why=f"δ has {G.delta_dim} coordinates", model="delta_grid") for i, d in enumerate(dims)]
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, int):
+            raise ValueError(f"delta_grid: dims must hold coordinate indices (ints), got {d!r}.")
+        if not 0 <= d < G.delta_dim:
+            raise ValueError(f"dim {d} is outside δ's {G.delta_dim} coordinates (0..{G.delta_dim - 1}).")
     steps = check_range("steps", steps, 1, integer=True, why="grid points per axis", model="delta_grid")
     x = image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
     x = x.to(G.device)
