@@ -23,8 +23,8 @@ from typing import Iterator, Sequence, Union
 import torch
 from torch import Tensor, nn
 
-__all__ = ["NuisanceModel", "Compose", "Content", "check_image", "check_delta", "set_input_checks",
-           "get_input_checks", "input_checks", "INPUT_CHECK_MODES"]
+__all__ = ["NuisanceModel", "Compose", "Content", "check_image", "check_delta", "check_delta_shape", "check_range",
+           "set_input_checks", "get_input_checks", "input_checks", "INPUT_CHECK_MODES"]
 
 #: What ``encode`` returns: a tensor or a tuple of tensors, each with the batch first.
 Content = Union[Tensor, tuple]
@@ -35,6 +35,8 @@ _FLOAT_TYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 _COMPUTE_DTYPE = {torch.float16: torch.float32, torch.bfloat16: torch.float32}
 # Float inputs may overshoot [0, 1] by resampling or rounding error; beyond this it is a bug.
 _RANGE_TOLERANCE = 1e-3
+#: Where :meth:`NuisanceModel.project` cuts an unbounded N(0, I) prior (in standard deviations).
+NORMAL_PRIOR_LIMIT = 1e3
 
 # ---------------------------------------------------------------------------- input checks
 #: The input-check modes (see :func:`set_input_checks`).
@@ -187,6 +189,9 @@ def check_image(x: Tensor, name: str = "x") -> None:
             f"{name} must be uint8 (0..255) or float32/float64/float16/bfloat16 in [0, 1], "
             f"got {x.dtype}. Convert with x.float() / 255."
         )
+    if 0 in x.shape[-3:]:
+        # An empty batch (B = 0) is fine; an image without channels or pixels is not an image.
+        raise ValueError(f"{name} must have C, H and W >= 1, got shape {tuple(x.shape)}.")
     mode = _input_checks
     if mode == "off" or x.dtype == torch.uint8 or x.numel() == 0 or _already_checked(x):
         return
@@ -232,6 +237,88 @@ def check_delta(delta: Tensor, batch: int, delta_dim: int, name: str = "delta") 
     return delta
 
 
+def check_delta_shape(delta: Tensor, delta_dim: int, name: str = "delta") -> None:
+    """Raise a clear error unless ``delta`` is a float tensor ``(..., delta_dim)`` (metadata only)."""
+    if not isinstance(delta, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (..., q), got {type(delta).__name__}.")
+    if delta.ndim == 0 or delta.shape[-1] != delta_dim:
+        raise ValueError(f"{name} must have q = G.delta_dim = {delta_dim} values in its last dimension, "
+                         f"got shape {tuple(delta.shape)}.")
+    if not delta.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {delta.dtype}; use delta.float().")
+
+
+# ---------------------------------------------------------------------------- numeric arguments
+# One validator for every numeric argument of the package (model constructors, wrappers, train,
+# evaluate, grids), so every bad value gets the same message: who checks, the argument, the
+# valid range (and why), and the value given. It lives here, in the lowest layer, so that every
+# part can import it.
+def _prefix(model) -> str:
+    if model is None:
+        return ""
+    return f"{model if isinstance(model, str) else type(model).__name__}: "
+
+
+def _fmt(v: float) -> str:
+    return format(v, "g") if isinstance(v, float) else str(v)
+
+
+def _describe(low, high, open_low: bool, open_high: bool) -> str:
+    if low is not None and high is not None:
+        return f"in {'(' if open_low else '['}{_fmt(low)}, {_fmt(high)}{')' if open_high else ']'}"
+    if low is not None:
+        return f"{'>' if open_low else '>='} {_fmt(low)}"
+    if high is not None:
+        return f"{'<' if open_high else '<='} {_fmt(high)}"
+    return "finite"
+
+
+def check_range(name: str, value, low: float | None = None, high: float | None = None, *,
+                open_low: bool = False, open_high: bool = False, integer: bool = False,
+                why: str = "", model=None):
+    """Return ``value`` as a float (an int with ``integer=True``) or raise a ``ValueError``.
+
+    Args:
+        name: the argument's name, as the user typed it.
+        value: the value given.
+        low: lower bound (None: unbounded below).
+        high: upper bound (None: unbounded above).
+        open_low: exclude ``low`` itself.
+        open_high: exclude ``high`` itself.
+        integer: require a whole number (``True``/``False`` are refused).
+        why: a few words on what the argument means, added to the message.
+        model: the model (or its name) whose constructor checks, named in the message.
+
+    Raises:
+        ValueError: ``value`` is not a finite number (whole with ``integer``) inside the range.
+
+    Example:
+        >>> check_range("batch_size", 0, 1, integer=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: batch_size must be an int >= 1, got 0.
+    """
+    kind = "an int" if integer else "a number"
+    reason = f" ({why})" if why else ""
+    message = f"{_prefix(model)}{name} must be {kind} {_describe(low, high, open_low, open_high)}{reason}, got {value!r}."
+    if isinstance(value, bool):
+        raise ValueError(message)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
+    if not math.isfinite(v) or (integer and v != int(v)):
+        raise ValueError(message)
+    if low is not None and (v < low or (open_low and v == low)):
+        raise ValueError(message)
+    if high is not None and (v > high or (open_high and v == high)):
+        raise ValueError(message)
+    if integer:
+        # An int stays exact (a float round trip would change seeds above 2**53).
+        return value if isinstance(value, int) else int(v)
+    return v
+
+
 def _repeat_content(c: Content, k: int) -> Content:
     """Repeat a content code ``k`` times along the batch: row ``i*B + j`` is draw i of image j."""
     if isinstance(c, Tensor):
@@ -251,6 +338,10 @@ def _gray_guard(decode):
 
     @functools.wraps(decode)
     def guarded(self, content, delta):
+        if isinstance(content, Tensor) and content.shape[0] == 0:
+            # An empty batch gives an empty batch, without running image maths that index or
+            # reshape by the batch size (several kernels and grids fail on B = 0).
+            return content
         if self.gray_policy in _COLOUR_POLICIES and isinstance(content, Tensor):
             c = content.shape[1]
             if c == 1 and self.gray_policy == "identity":
@@ -301,7 +392,17 @@ class NuisanceModel(nn.Module):
     transformed batch in [0, 1]. Everything else (``(C, H, W)`` inputs, uint8 in/out, half
     precision, input checks (see :func:`set_input_checks`), prior draws, the gray-input policy
     declared in :attr:`gray_policy`, and a ``repr`` built from the constructor's arguments) is
-    handled here once.
+    handled here once. In particular:
+
+    * **δ is projected into Δ.** ``forward`` and ``forward_multi`` apply :meth:`project` to a δ
+      the caller gives (after refusing NaN/inf under the ``"full"`` checks), so ``G(x, δ)`` is
+      ``G(x, Π_Δ(δ))`` and ``decode`` only ever sees δ in Δ; prior draws are in Δ already and
+      are not projected again. The gradient in δ is unchanged inside Δ and on its faces and 0
+      outside. ``decode`` itself does not project: the searches (MAT, PGD, ``evaluate``) call it
+      with iterates they have just projected, so nothing is paid twice.
+    * **B = 0.** An empty batch gives an empty batch of the input's shape and dtype
+      (``forward_multi``: ``(k, 0, C, H, W)``) without calling ``encode`` or ``decode``; a
+      ``decode`` called directly with an empty tensor content returns it.
 
     Attributes:
         delta_dim: dimension q of the nuisance space Δ.
@@ -522,8 +623,8 @@ class NuisanceModel(nn.Module):
 
     def _draw_placement(self, n: int, generator: torch.Generator | None, device, dtype) -> tuple:
         """Check ``sample_delta``'s arguments; return where and in which dtype to draw."""
-        if not isinstance(n, int) or n < 0:
-            raise ValueError(f"n must be a non-negative int, got {n!r}.")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"{type(self).__name__}.sample_delta: n must be an int >= 0 (draws), got {n!r}.")
         device = torch.device(device) if device is not None else self.device
         if generator is not None and generator.device.type != device.type:
             raise ValueError(
@@ -533,12 +634,30 @@ class NuisanceModel(nn.Module):
         return device, dtype or torch.float32
 
     def project(self, delta: Tensor) -> Tensor:
-        """Π_Δ: the closest point of Δ (a clamp onto the box; identity when unbounded)."""
+        """Π_Δ: the closest point of Δ: a clamp onto the box; for a normal prior N(0, I) a clamp
+        onto ``±NORMAL_PRIOR_LIMIT`` (1000 standard deviations, far beyond any draw: a numerical
+        guard, the identity for every δ that matters); otherwise the identity.
+
+        ``delta`` has shape ``(..., delta_dim)``. Only its type and shape are checked (the
+        searches call this at every step): a NaN stays NaN, as in ``torch.clamp``.
+        """
+        check_delta_shape(delta, self.delta_dim)
         box = self.bounds(device=delta.device, dtype=delta.dtype)
         if box is None:
-            return delta
-        low, high = box
-        return torch.maximum(torch.minimum(delta, high), low)
+            if self.prior != "normal":
+                return delta
+            # N(0, I) has no mass out there, but a generator's MLP overflows to inf - inf = NaN on
+            # δ ~ 1e38: so R^q is cut at ±NORMAL_PRIOR_LIMIT standard deviations.
+            low, high = -NORMAL_PRIOR_LIMIT, NORMAL_PRIOR_LIMIT
+        else:
+            low, high = box
+        clamped = delta.clamp(low, high)
+        if not delta.requires_grad:
+            return clamped
+        # clamp (like max/min) halves the gradient on the box's faces; keep it whole on the closed
+        # box, so ∂G/∂δ through forward's projection is unchanged wherever δ is in Δ (an identity
+        # δ often lies on a face: σ = 0 of a blur).
+        return torch.where((delta >= low) & (delta <= high), delta, clamped.detach())
 
     #: The δ that leaves images unchanged (one row), or None when there is none. Subclasses set
     #: it as a class attribute, or in ``__init__`` when it depends on their configuration.
@@ -570,18 +689,23 @@ class NuisanceModel(nn.Module):
 
         Args:
             x: ``(B, C, H, W)`` or ``(C, H, W)``; float in [0, 1] or uint8.
-            delta: ``(B, delta_dim)``, one row per image; ``None`` draws from the prior.
+            delta: ``(B, delta_dim)``, one row per image, projected into Δ before use (see the
+                class docstring); ``None`` draws from the prior.
             generator: used only when ``delta`` is None.
 
         Returns:
-            A tensor with the shape, dtype and device of ``x``.
+            A tensor with the shape, dtype and device of ``x`` (empty when B = 0).
         """
         xf, restore = self._prepare(x)
         b = xf.shape[0]
         if delta is None:
             delta = self.sample_delta(b, generator=generator, device=xf.device, dtype=xf.dtype)
         else:
-            delta = check_delta(delta, b, self.delta_dim).to(device=xf.device, dtype=xf.dtype)
+            # A user's δ is projected into Δ once, here: outside Δ several models' formulas
+            # leave [0, 1] or overflow. Prior draws are inside Δ already.
+            delta = self.project(check_delta(delta, b, self.delta_dim).to(device=xf.device, dtype=xf.dtype))
+        if b == 0:
+            return restore(xf)  # B = 0: an empty batch of the input's shape, no encode/decode
         return restore(self.decode(self.encode(xf), delta))
 
     def forward_multi(
@@ -596,23 +720,30 @@ class NuisanceModel(nn.Module):
         Args:
             x: ``(B, C, H, W)`` batch (float in [0, 1] or uint8).
             k: number of draws per image (inferred from ``delta`` when given).
-            delta: optional ``(k, B, delta_dim)``; drawn from the prior when None.
+            delta: optional ``(k, B, delta_dim)``, projected into Δ before use; drawn from the
+                prior when None.
             generator: used only when ``delta`` is None.
 
         Returns:
             ``(images, delta)`` with ``images`` of shape ``(k, B, C, H, W)`` (dtype of ``x``)
-            and ``delta`` of shape ``(k, B, delta_dim)``. ``images[i, j] == G(x[j], delta[i, j])``.
+            and ``delta`` of shape ``(k, B, delta_dim)``, the δ used (after projection).
+            ``images[i, j] == G(x[j], delta[i, j])``.
         """
         if isinstance(x, Tensor) and x.ndim != 4:
             raise ValueError(f"forward_multi needs a batch (B, C, H, W), got shape {tuple(x.shape)}; use x.unsqueeze(0).")
         xf, restore = self._prepare(x)
         b = xf.shape[0]
+        if k is None and delta is None:
+            raise ValueError("forward_multi needs k >= 1 draws per image or a delta (k, B, q), got neither.")
+        if k is not None:
+            k = check_range("k", k, 1, integer=True, why="draws per image; or pass delta (k, B, q)",
+                            model="forward_multi")
         if delta is None:
-            if k is None or k < 1:
-                raise ValueError(f"forward_multi needs k >= 1 draws per image or a delta, got k={k!r}.")
             delta = self.sample_delta(k * b, generator=generator, device=xf.device, dtype=xf.dtype)
             delta = delta.view(k, b, self.delta_dim)
         else:
+            if not isinstance(delta, Tensor):
+                raise TypeError(f"delta for forward_multi must be a torch.Tensor (k, B, q), got {type(delta).__name__}.")
             if delta.ndim != 3 or delta.shape[1:] != (b, self.delta_dim) or (k is not None and delta.shape[0] != k):
                 raise ValueError(
                     f"delta for forward_multi must have shape (k, B, q) = ({k or 'k'}, {b}, "
@@ -620,7 +751,10 @@ class NuisanceModel(nn.Module):
                 )
             k = delta.shape[0]
             check_delta(delta.reshape(-1, self.delta_dim), delta.shape[0] * b, self.delta_dim)
-            delta = delta.to(device=xf.device, dtype=xf.dtype)
+            delta = self.project(delta.to(device=xf.device, dtype=xf.dtype))  # see forward
+        if b == 0 or k == 0:
+            out = restore(xf.unsqueeze(0).expand(k, *xf.shape).reshape(k * b, *xf.shape[1:]))
+            return out.view(k, b, *out.shape[1:]), delta
         content = _repeat_content(self.encode(xf), k)
         out = self.decode(content, delta.reshape(k * b, self.delta_dim))
         out = restore(out)
@@ -782,6 +916,7 @@ class Compose(NuisanceModel):
         return torch.cat([m.sample_delta(n, generator=generator, device=device, dtype=dtype) for m in self.models], dim=-1)
 
     def project(self, delta: Tensor) -> Tensor:
+        check_delta_shape(delta, self.delta_dim)
         return torch.cat([m.project(d) for m, d in zip(self.models, self._split(delta))], dim=-1)
 
     def identity_delta(self, n: int = 1, device=None, dtype=None):
@@ -793,6 +928,8 @@ class Compose(NuisanceModel):
         return self.models[0].encode(x)
 
     def decode(self, content: Content, delta: Tensor) -> Tensor:
+        if isinstance(content, Tensor) and content.shape[0] == 0:
+            return content  # B = 0: see _gray_guard
         parts = self._split(delta)
         y = self.models[0].decode(content, parts[0])
         for m, d in zip(self.models[1:], parts[1:]):

@@ -16,6 +16,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from ..base import NuisanceModel, check_delta, check_image, check_range
+
 __all__ = ["delta_grid", "gallery", "save_image_grid", "load_image"]
 
 
@@ -45,17 +47,22 @@ def delta_grid(
 
     Returns:
         ``(rows, cols, C, H, W)`` float tensor in [0, 1] (rows = 1 when one dim is given).
+        Grid points outside Δ show ``G`` at their projection onto Δ (as every call of ``G`` does).
     """
+    if not isinstance(G, NuisanceModel):
+        raise TypeError(f"delta_grid: G must be a NuisanceModel, got {type(G).__name__}.")
+    check_image(image, "image")
     if image.ndim != 3:
         raise ValueError(f"delta_grid takes one image (C, H, W), got shape {tuple(image.shape)}.")
-    dims = list(dims)
-    if not 1 <= len(dims) <= 2:
-        raise ValueError(f"dims must name one or two coordinates of δ, got {dims}.")
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    if not 1 <= len(dims) <= 2 or len(set(dims)) != len(dims):
+        raise ValueError(f"dims must name one or two different coordinates of δ, got {dims}.")
     for d in dims:
+        if isinstance(d, bool) or not isinstance(d, int):
+            raise ValueError(f"delta_grid: dims must hold coordinate indices (ints), got {d!r}.")
         if not 0 <= d < G.delta_dim:
             raise ValueError(f"dim {d} is outside δ's {G.delta_dim} coordinates (0..{G.delta_dim - 1}).")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}.")
+    steps = check_range("steps", steps, 1, integer=True, why="grid points per axis", model="delta_grid")
     x = image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
     x = x.to(G.device)
     if base_delta is None:
@@ -64,9 +71,13 @@ def delta_grid(
         base = torch.as_tensor(base_delta, dtype=x.dtype, device=x.device).flatten()
         if base.numel() != G.delta_dim:
             raise ValueError(f"base_delta must have G.delta_dim = {G.delta_dim} values, got {base.numel()}.")
+        check_delta(base.unsqueeze(0), 1, G.delta_dim, name="base_delta")  # finite values
     if value_range is not None:
-        lo = [float(value_range[0])] * len(dims)
-        hi = [float(value_range[1])] * len(dims)
+        if len(tuple(value_range)) != 2:
+            raise ValueError(f"delta_grid: value_range must be a pair (a, b), got {value_range!r}.")
+        a = check_range("value_range[0]", value_range[0], model="delta_grid")
+        b = check_range("value_range[1]", value_range[1], a, why="b >= a", model="delta_grid")
+        lo, hi = [a] * len(dims), [b] * len(dims)
     else:
         low, high = G.delta_range(device="cpu", dtype=torch.float64)
         lo, hi = [float(low[d]) for d in dims], [float(high[d]) for d in dims]
@@ -137,7 +148,10 @@ def save_image_grid(tiles: Tensor, path: str | Path, pad: int = 2, scale: int = 
 
 
 def load_image(path: str | Path, size: int | None = None) -> Tensor:
-    """Read an image file as a float ``(C, H, W)`` tensor in [0, 1] (RGB, or gray if the file is)."""
+    """Read an image file as a float ``(C, H, W)`` tensor in [0, 1] (RGB, or gray if the file is).
+
+    8-bit files are divided by 255; 16-bit gray files (PNG ``I;16``) by 65535.
+    """
     import numpy as np
     from PIL import Image
 
@@ -145,7 +159,15 @@ def load_image(path: str | Path, size: int | None = None) -> Tensor:
     if not path.is_file():
         raise FileNotFoundError(f"no image at {path}")
     img = Image.open(path)
-    img = img.convert("L") if img.mode in ("L", "1", "I;16") else img.convert("RGB")
+    if img.mode.startswith("I"):
+        # 16-bit gray ("I;16", "I;16B", or "I" as PIL reads 16-bit PNGs): convert("L") would clip
+        # every value above 255 to white, so scale by the 16-bit maximum instead.
+        arr = torch.from_numpy(np.asarray(img).astype(np.float32) / 65535.0).clamp(0, 1)[None]
+        if size is not None:
+            arr = torch.nn.functional.interpolate(arr[None], size=(size, size), mode="bilinear",
+                                                  align_corners=False, antialias=True)[0].clamp(0, 1)
+        return arr
+    img = img.convert("L") if img.mode in ("L", "1") else img.convert("RGB")
     if size is not None:
         img = img.resize((size, size), Image.BILINEAR)
     arr = torch.from_numpy(np.asarray(img).copy())

@@ -30,7 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..training.inputs import as_tensors, to_model_input
+from ..base import NuisanceModel, check_image
+from ..training.inputs import as_tensors, check_label_values, check_logits, check_range, to_model_input
 # Re-exported: accuracy lives with the trainer, which must not import eval/ (one-way layers).
 from ..training.metrics import accuracy
 from ..training.search import projected_gradient_ascent
@@ -105,6 +106,8 @@ def evaluate(
         from ..training.classifiers import load_classifier
 
         model = load_classifier(model, device=device)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"evaluate: model must be an nn.Module classifier or the folder of one, got {type(model).__name__}.")
     if in_chans is None:
         in_chans = getattr(model, "classifier_config", {}).get("in_chans")
     nuisance_name = nuisance if isinstance(nuisance, str) else type(nuisance).__name__
@@ -112,11 +115,19 @@ def evaluate(
         from ..registry import load
 
         nuisance = load(nuisance)
-    if k < 1 and nuisance is not None:
-        raise ValueError(f"k must be >= 1 draws per image, got {k}.")
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}.")
+    if nuisance is not None and not isinstance(nuisance, NuisanceModel):
+        raise TypeError(f"evaluate: nuisance must be a NuisanceModel, a zoo name or None, got {type(nuisance).__name__}.")
+    k = check_range("k", k, 1, integer=True, why="prior draws per image", model="evaluate")
+    steps = check_range("steps", steps, 0, integer=True, why="gradient-ascent steps; 0: none", model="evaluate")
+    if step_size is not None:
+        step_size = check_range("step_size", step_size, 0, open_low=True,
+                                why="a fraction of Δ's width; a negative step would descend", model="evaluate")
+    batch_size = check_range("batch_size", batch_size, 1, integer=True, model="evaluate")
+    seed = check_range("seed", seed, 0, integer=True, model="evaluate")
     d = as_tensors(data, root=data_root, split="test")
+    if len(d) == 0:
+        # An accuracy over no images is undefined; a 0.0 would read as "always wrong".
+        raise ValueError(f"evaluate: the data {d.name!r} holds no images.")
     if nuisance is not None:
         from ..training.trainer import check_nuisance_size
 
@@ -139,8 +150,14 @@ def evaluate(
             x = to_model_input(d.x[i:i + batch_size], in_chans, device)
             y = d.y[i:i + batch_size].to(device)
             b = x.shape[0]
+            check_image(x, "the data's images")  # NaN/inf pixels would pass as wrong answers
             with torch.no_grad():
-                n_clean += (model(x).argmax(1) == y).sum().item()
+                out = model(x)
+                if i == 0:
+                    # Once: the output's type and shape, then every label against its classes.
+                    check_logits(out, b)
+                    check_label_values(d.y, out.shape[1], name="labels", mode="full")
+                n_clean += (out.argmax(1) == y).sum().item()
             if G is None:
                 continue
             with torch.no_grad():

@@ -73,7 +73,7 @@ class MunitLayerNorm(nn.Module):
         self.beta = nn.Parameter(torch.zeros(num_features))
 
     def forward(self, x: Tensor) -> Tensor:
-        var, mean = torch.var_mean(x.reshape(x.shape[0], -1), dim=1, correction=1)
+        var, mean = torch.var_mean(x.flatten(1), dim=1, correction=1)  # flatten: reshape(0, -1) fails for B = 0
         inv = 1.0 / (var.sqrt() + self.eps)
         # Fold normalisation and affine into one scale and shift: one pass over x instead of three.
         scale = inv.view(-1, 1, 1, 1) * self.gamma.view(1, -1, 1, 1)

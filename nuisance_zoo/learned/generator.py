@@ -114,7 +114,7 @@ class StyleMLP(nn.Module):
         self.act = make_activation(activ)
 
     def forward(self, s: Tensor) -> Tensor:
-        h = s.reshape(s.shape[0], -1)
+        h = s.flatten(1)  # reshape(B, -1) fails for B = 0
         for i, layer in enumerate(self.layers):
             h = layer(h)
             if i < len(self.layers) - 1:

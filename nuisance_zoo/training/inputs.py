@@ -20,7 +20,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["DataTensors", "as_tensors", "to_model_input", "epoch_order"]
+from ..base import check_range, get_input_checks
+
+__all__ = ["DataTensors", "as_tensors", "to_model_input", "epoch_order", "check_range", "check_labels",
+           "check_label_values", "check_logits"]
 
 
 @dataclass
@@ -94,7 +97,7 @@ def as_tensors(data: Any, root: str | None = None, split: str = "train") -> Data
             f"data must be a spec string (e.g. 'mnist-sample:train'), an ImageDataset, or an "
             f"(x, y) pair of tensors; got {type(data).__name__}."
         )
-    x, y = _tensor(x, "x"), _tensor(y, "y").long().flatten()
+    x, y = _tensor(x, "x"), _tensor(y, "y")
     if x.ndim == 3:  # (N, H, W): gray without a channel axis
         x = x.unsqueeze(1)
     if x.ndim != 4:
@@ -103,10 +106,12 @@ def as_tensors(data: Any, root: str | None = None, split: str = "train") -> Data
         raise ValueError(
             f"images look channels-last {tuple(x.shape)}; pass x.permute(0, 3, 1, 2) (N, C, H, W)."
         )
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"{x.shape[0]} images but {y.shape[0]} labels.")
     if x.dtype != torch.uint8 and not x.is_floating_point():
         raise TypeError(f"images must be uint8 or float in [0, 1], got {x.dtype}.")
+    y = check_labels(y.flatten() if y.ndim == 2 and y.shape[1] == 1 else y, name="labels")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"{x.shape[0]} images but {y.shape[0]} labels.")
+    check_label_values(y, name="labels", mode="full")  # once per data set: no hot path here
     return DataTensors(x, y, name, classes)
 
 
@@ -135,3 +140,105 @@ def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
     """The data order of one epoch: a permutation that depends only on ``(seed, epoch)``."""
     g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
     return torch.randperm(n, generator=g)
+
+
+# ---------------------------------------------------------------------------- checks at the edge
+# The wrappers, train and evaluate check what a user hands them here, once per call: types,
+# shapes and dtypes from metadata only; label values through the base's check modes.
+
+_INT_TYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+def check_labels(y: Any, batch: int | None = None, name: str = "y", allow_probabilities: bool = False) -> Tensor:
+    """Return class-index labels as int64, or raise a clear error (metadata only, no host sync).
+
+    Args:
+        y: labels ``(B,)`` of an integer dtype (uint8..int64 are converted to int64), or, with
+            ``allow_probabilities``, float class probabilities ``(B, num_classes)``.
+        batch: the number of images the labels go with (None: not checked).
+        name: how the messages call ``y``.
+        allow_probabilities: accept float ``(B, num_classes)`` soft labels (cross-entropy takes them).
+
+    Raises:
+        TypeError: not a tensor.
+        ValueError: float/bool labels where class indices are needed, a wrong shape or batch size.
+    """
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of class indices (B,), got {type(y).__name__}.")
+    soft = allow_probabilities and y.ndim == 2 and y.is_floating_point()
+    if not soft and (y.dtype not in _INT_TYPES or y.ndim != 1):
+        also = " or class probabilities (float, shape (B, num_classes))" if allow_probabilities else ""
+        raise ValueError(
+            f"{name} must hold class indices (an integer dtype, shape (B,)){also}; got {y.dtype} of shape "
+            f"{tuple(y.shape)}. Convert whole-number labels with {name}.long().view(-1)"
+            + ("; for another target type pass criterion=." if allow_probabilities else ".")
+        )
+    if batch is not None and y.shape[0] != batch:
+        raise ValueError(f"{name} must hold one target per image: batch {batch}, got shape {tuple(y.shape)}.")
+    return y if soft or y.dtype == torch.int64 else y.long()
+
+
+def check_label_values(y: Tensor, num_classes: int | None = None, name: str = "y", mode: str | None = None) -> None:
+    """Refuse class indices outside ``[0, num_classes)`` (negative ones when it is None).
+
+    Cross-entropy would silently drop ``-100`` (its ``ignore_index``) and fail with an internal
+    error on the others. The test follows the input-check mode (``nz.set_input_checks``):
+    ``"full"`` costs one reduction and one host sync and raises a ``ValueError``; ``"async"``
+    queues it without a sync; ``"off"`` skips it.
+
+    Args:
+        y: int64 class indices.
+        num_classes: the classifier's number of outputs, when known.
+        name: how the messages call ``y``.
+        mode: the check mode to use instead of the process-wide one.
+    """
+    if y.is_floating_point():
+        # Class probabilities (B, num_classes): their width must match the classifier's (metadata).
+        if num_classes is not None and (y.ndim != 2 or y.shape[1] != num_classes):
+            raise ValueError(f"{name} holds class probabilities of shape {tuple(y.shape)} but the classifier "
+                             f"returns {num_classes} classes; they must be (B, {num_classes}).")
+        return
+    mode = mode or get_input_checks()
+    if mode == "off" or y.numel() == 0:
+        return
+    top = f" < {num_classes} (the classifier's outputs)" if num_classes is not None else ""
+    if mode == "async":
+        ok = y.min() >= 0
+        if num_classes is not None:
+            ok = ok & (y.max() < num_classes)
+        torch._assert_async(ok, f"{name} holds class indices outside 0 <= {name}{top} (asynchronous input check).")
+        return
+    lo, hi = torch.aminmax(y.detach())
+    lo, hi = int(lo), int(hi)  # one host sync (full mode)
+    if lo < 0 or (num_classes is not None and hi >= num_classes):
+        ignore = (" Labels of -100 (cross-entropy's ignore_index) are not supported: drop those images "
+                  "instead.") if lo == -100 else ""
+        raise ValueError(f"{name} must hold class indices 0 <= {name}{top}, got values from {lo} to {hi}.{ignore}")
+
+
+def check_logits(out: Any, batch: int, who: str = "the classifier", min_ndim: int = 2) -> None:
+    """Raise a clear error unless ``out`` is a logits tensor ``(batch, num_classes, ...)``.
+
+    Metadata only (no host sync), so it may run at every call.
+
+    Args:
+        out: what the classifier returned.
+        batch: the number of images it was given.
+        who: how the messages call the classifier.
+        min_ndim: the fewest dimensions accepted (1 for a custom criterion on ``(N,)`` outputs).
+    """
+    if isinstance(out, torch.Tensor):
+        if out.ndim < min_ndim or out.ndim == 0 or out.shape[0] != batch:
+            raise ValueError(
+                f"{who} returned a tensor of shape {tuple(out.shape)} for a batch of {batch} images; it must "
+                f"return logits (B, num_classes) = ({batch}, num_classes), one row per image. Check its last "
+                f"layer (and that it does not flatten the batch away)."
+            )
+        return
+    what = type(out).__name__
+    keys = f" with keys {sorted(map(str, out))[:5]}" if isinstance(out, dict) else ""
+    raise TypeError(
+        f"{who} returned a {what}{keys}, not a tensor; wrap it to return the logits tensor "
+        f"(B, num_classes), e.g. nn.Sequential(model, PickLogits()) with a module whose forward "
+        f"returns out[0] (tuple) or out['logits'] (dict)."
+    )

@@ -6,7 +6,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from ..base import NuisanceModel, check_delta, check_image
+from ..base import NuisanceModel, check_delta, check_image, check_range
 from .search import projected_gradient_ascent
 from .wrapper import ModelBasedWrapper, search_mode
 
@@ -97,9 +97,8 @@ class MATWrapper(ModelBasedWrapper):
                 f"k random draws) or MDAWrapper (k random draws), which only sample δ."
             )
         super().__init__(model, G, k=k, lam=lam, criterion=criterion, chunk=chunk, generator=generator)
-        step_size = 2.5 / max(self.k, 1) if step_size is None else float(step_size)
-        if not step_size > 0:
-            raise ValueError(f"step_size (α) must be > 0, got {step_size}.")
+        step_size = 2.5 / max(self.k, 1) if step_size is None else check_range(
+            "step_size", step_size, 0, open_low=True, why="α; a step <= 0 would not ascend", model=type(self).__name__)
         self.step_size = step_size
         self.sign = bool(sign)
         self.random_start = bool(random_start)
@@ -128,7 +127,7 @@ class MATWrapper(ModelBasedWrapper):
             y: targets.
             delta: optional start ``(B, q)`` (projected onto Δ first).
         """
-        self._check_batch(x, y)
+        y = self._check_batch(x, y)
         check_image(x)  # encode/decode are called directly below, so check here
         if not x.is_floating_point():
             raise TypeError(
@@ -137,6 +136,8 @@ class MATWrapper(ModelBasedWrapper):
             )
         xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
         delta = self.start(xf, delta)
+        if x.shape[0] == 0:
+            return x.clone(), delta  # B = 0: nothing to search
         with torch.no_grad(), self._g_context(x):
             content = self.G.encode(xf)  # δ-free: once per batch, not once per step
 
@@ -149,6 +150,7 @@ class MATWrapper(ModelBasedWrapper):
             delta = projected_gradient_ascent(self.G, delta, grad_fn, self.k, self._relative_step(delta), self.sign)
         with torch.no_grad(), self._g_context(x):
             x_adv = self.G.decode(content, delta)
+        self._check_generated(x_adv.shape[1:], x)  # the check MDA and MRT make in _draw
         return x_adv.to(x.dtype), delta.detach()
 
     def _relative_step(self, like: Tensor) -> float | Tensor:
@@ -163,6 +165,7 @@ class MATWrapper(ModelBasedWrapper):
     def _delta_grad(self, images: Tensor, delta: Tensor, x: Tensor, y: Tensor) -> Tensor:
         """∇_δ Σ_j ℓ(f(G(x_j, δ_j)), y_j): the classifier part in chunks, then one
         backward through G (so ``chunk`` bounds the classifier's memory in the search)."""
+        self._check_generated(images.shape[1:], x)  # before the classifier sees them
         if not images.requires_grad:
             raise RuntimeError(
                 f"{type(self.G).__name__}.decode returned an image without a gradient path to "

@@ -64,6 +64,6 @@ class MDAWrapper(ModelBasedWrapper):
 
     def augment(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Clean batch followed by ``k`` draws per image (draw-major), weights ``λ/m`` and ``1/m``."""
-        self._check_batch(x, y)
+        y = self._check_batch(x, y)
         images, _ = self._draw(x, self.k, delta)
         return self._assemble(x, y, images.flatten(0, 1), per_image=images.shape[0])

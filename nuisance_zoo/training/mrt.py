@@ -86,7 +86,7 @@ class MRTWrapper(ModelBasedWrapper):
 
     def search(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """The worst draws: ``(x_adv (B, C, H, W), delta_adv (B, q))``, no gradients."""
-        self._check_batch(x, y)
+        y = self._check_batch(x, y)
         images, delta = self._draw(x, self.k, delta)
         k, b = images.shape[:2]
         with search_mode(self.model, grad=False):

@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..base import NuisanceModel
+from ..base import NuisanceModel, check_range
 from .mat import MATWrapper
 from .search import relative_step
 
@@ -72,9 +72,7 @@ class PGDWrapper(MATWrapper):
         generator: torch.Generator | None = None,
         G: NuisanceModel | None = None,
     ) -> None:
-        eps = float(eps)
-        if not eps > 0:
-            raise ValueError(f"eps (the ℓ∞ radius) must be > 0, got {eps}.")
+        eps = check_range("eps", eps, 0, open_low=True, why="the ℓ∞ radius", model="PGDWrapper")
         if G is None:
             if image_shape is None or len(tuple(image_shape)) != 3:
                 raise ValueError(

@@ -43,11 +43,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..base import check_image
 from ..checkpoint import (CHECKPOINT_NAME, atomic_write_text, clean_leftovers, read_checkpoint, repair_json_copy,
                           restore_checkpoint, save_checkpoint)
 from ..run_lock import exclusive_out
 from .classifiers import create_classifier, save_classifier
-from .inputs import DataTensors, as_tensors, epoch_order, to_model_input
+from .inputs import DataTensors, as_tensors, check_label_values, check_range, epoch_order, to_model_input
 from .metrics import accuracy
 
 __all__ = ["train", "TrainResult", "ERMObjective", "build_objective", "build_optimizer", "ALGORITHMS"]
@@ -299,8 +300,29 @@ def train(
     algorithm = algorithm.lower()
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}.")
-    if epochs < 0 or batch_size < 1:
-        raise ValueError(f"epochs must be >= 0 and batch_size >= 1, got {epochs} and {batch_size}.")
+    # Every numeric argument against its range, before anything is loaded or written.
+    epochs = check_range("epochs", epochs, 0, integer=True, model="train")
+    batch_size = check_range("batch_size", batch_size, 1, integer=True, model="train")
+    eval_batch_size = check_range("eval_batch_size", eval_batch_size, 1, integer=True, model="train")
+    seed = check_range("seed", seed, 0, integer=True, model="train")
+    weight_decay = check_range("weight_decay", weight_decay, 0, model="train")
+    if lr is not None:
+        lr = check_range("lr", lr, 0, open_low=True, why="the learning rate", model="train")
+    if k is not None:
+        k = check_range("k", k, 0, integer=True, why="draws (mda, mrt) or ascent steps (mat)", model="train")
+    if lam is not None:
+        lam = check_range("lam", lam, 0, why="λ, the weight of the clean term", model="train")
+    if n_train is not None:
+        # A negative n would silently train on all but |n| images (a slice from the end).
+        n_train = check_range("n_train", n_train, 1, integer=True, why="images; None: all", model="train")
+    if checkpoint_every is not None:
+        checkpoint_every = check_range("checkpoint_every", checkpoint_every, 1, integer=True,
+                                       why="steps; None: at epoch ends only", model="train")
+    if max_steps is not None:
+        max_steps = check_range("max_steps", max_steps, 0, integer=True, model="train")
+    for name, value in (("in_chans", in_chans), ("num_classes", num_classes)):
+        if value is not None:
+            check_range(name, value, 1, integer=True, model="train")
     device = torch.device(device)
     out = Path(out) if out is not None else None
     ckpt_path = out / CHECKPOINT if out is not None else None
@@ -315,8 +337,10 @@ def train(
     if len(train_data) == 0:
         raise ValueError("the training data is empty.")
     tests = _test_domains(test_domains, data_root)
+    check_image(train_data.x, "the training images")  # once, so a NaN pixel is named, not a NaN loss
     in_chans = int(in_chans or train_data.x.shape[1])
     num_classes = int(num_classes or train_data.num_classes)
+    check_label_values(train_data.y, num_classes, name="the training labels", mode="full")
     input_size = input_size or tuple(train_data.x.shape[2:])
 
     G = None

@@ -27,7 +27,8 @@ from typing import Callable, Iterator
 import torch
 from torch import Tensor, nn
 
-from ..base import NuisanceModel
+from ..base import NuisanceModel, check_range
+from .inputs import check_label_values, check_labels, check_logits
 
 __all__ = ["ModelBasedWrapper", "per_sample_criterion"]
 
@@ -144,8 +145,15 @@ class ModelBasedWrapper(nn.Module):
     Shape:
         - x: ``(B, C, H, W)``, float in [0, 1] (uint8 is accepted by MDA and MRT and passed to
           the classifier as is, as in eval mode).
-        - y: ``(B,)`` targets (or whatever the criterion takes, batch first).
-        - Output (training): scalar; (eval): ``model(x)``.
+        - y: ``(B,)`` targets (or whatever the criterion takes, batch first). With the default
+          cross-entropy: class indices of any integer dtype (converted to int64) with
+          ``0 <= y < num_classes`` (checked at the first classifier output of each call; -100 is
+          refused, not ignored), or float class probabilities ``(B, num_classes)``.
+        - Output (training): scalar; (eval): ``model(x)``. An empty batch (B = 0) gives a float32
+          zero with a ``grad_fn`` (see :meth:`empty_loss`).
+
+    The classifier must return a logits tensor ``(N, num_classes, ...)``; a tuple, a dict or a
+    wrong batch size is refused with an error that says so (metadata only, no host sync).
     """
 
     #: smallest allowed ``k`` (MAT allows 0 steps: train at the starting point).
@@ -171,13 +179,15 @@ class ModelBasedWrapper(nn.Module):
                 f"G must be a nuisance_zoo.NuisanceModel (e.g. nz.load('brightness')), got "
                 f"{type(G).__name__}."
             )
-        if isinstance(k, bool) or not isinstance(k, int) or k < self._min_k:
-            raise ValueError(f"{type(self).__name__}: {self._k_name} must be an int >= {self._min_k}, got {k!r}.")
-        lam = float(lam)
-        if not lam >= 0:  # also rejects NaN
-            raise ValueError(f"lam (λ, the weight of the clean term) must be >= 0, got {lam}.")
-        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
-            raise ValueError(f"chunk must be None or an int >= 1 (images per forward), got {chunk!r}.")
+        who = type(self).__name__
+        if isinstance(k, bool) or not isinstance(k, int):  # 2.0 draws is a mistake too
+            raise ValueError(f"{who}: {self._k_name} must be an int >= {self._min_k}, got {k!r}.")
+        k = check_range(self._k_name, k, self._min_k, integer=True, model=who)
+        lam = check_range("lam", lam, 0, why="λ, the weight of the clean term", model=who)
+        if chunk is not None:
+            chunk = check_range("chunk", chunk, 1, integer=True, why="images per forward; None: all", model=who)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"{who}: generator must be a torch.Generator or None, got {type(generator).__name__}.")
         self.model = model
         self.G = G
         self.G.requires_grad_(False)
@@ -226,6 +236,9 @@ class ModelBasedWrapper(nn.Module):
                 f"{type(self).__name__} is in training mode: call wrapper(x, y) to get the loss, "
                 f"or wrapper.eval() to get predictions with wrapper(x)."
             )
+        if isinstance(x, Tensor) and x.ndim == 4 and x.shape[0] == 0:
+            self._check_batch(x, y)
+            return self.empty_loss(x)
         images, targets, weights = self.augment(x, y, delta)
         return self.weighted_loss(images, targets, weights)
 
@@ -241,6 +254,18 @@ class ModelBasedWrapper(nn.Module):
         """
         raise NotImplementedError
 
+    def empty_loss(self, x: Tensor) -> Tensor:
+        """The objective of an empty batch (B = 0): a float32 zero that has a ``grad_fn``.
+
+        ``loss.backward()`` then works as for any batch and leaves zero gradients on the
+        classifier's trainable parameters (the mean over no images contributes nothing); the
+        classifier is not called, since many layers refuse empty batches.
+        """
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            return torch.zeros((), device=x.device, requires_grad=True) * 0.0
+        return sum((p.flatten()[:0].sum() for p in params), torch.zeros((), device=x.device)).float()
+
     def weighted_loss(self, images: Tensor, targets: Tensor, weights: Tensor) -> Tensor:
         """``Σ weights · ℓ(model(images), targets)``, the classifier in its current mode."""
         return (weights * self.per_sample_loss(images, targets)).sum()
@@ -251,6 +276,8 @@ class ModelBasedWrapper(nn.Module):
         The classifier runs in its current mode and with the current grad mode.
         """
         n = images.shape[0]
+        if n == 0:  # B = 0: no classifier call (many layers refuse empty batches)
+            return torch.zeros(0, device=images.device, dtype=torch.float32)
         size = n if self.chunk is None else self.chunk
         parts = [self._loss(images[s:s + size], targets[s:s + size]) for s in range(0, n, size)]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
@@ -258,6 +285,12 @@ class ModelBasedWrapper(nn.Module):
     # ------------------------------------------------------------------ helpers for subclasses
     def _loss(self, images: Tensor, targets: Tensor) -> Tensor:
         out = self.model(images)
+        # Metadata only. A custom criterion may take (N,) outputs (a regression loss).
+        check_logits(out, images.shape[0], min_ndim=2 if self._default_criterion else 1)
+        if self._unchecked_labels is not None:
+            # Once per wrapper call, when the number of classes is first known (see _check_batch).
+            labels, self._unchecked_labels = self._unchecked_labels, None
+            check_label_values(labels, out.shape[1])
         # Losses in float32 under autocast: bf16 logits lose the small differences that the
         # searches compare.
         if out.is_floating_point() and out.dtype in (torch.float16, torch.bfloat16):
@@ -272,26 +305,28 @@ class ModelBasedWrapper(nn.Module):
             loss = loss.flatten(1).mean(1)
         return loss.float()
 
-    def _check_batch(self, x: Tensor, y: Tensor) -> None:
+    #: Class-index labels of the current call whose values are checked at the first classifier
+    #: output (only then is the number of classes known); see :meth:`_loss`.
+    _unchecked_labels: Tensor | None = None
+
+    def _check_batch(self, x: Tensor, y: Tensor) -> Tensor:
+        """Check a call's batch (metadata only) and return ``y`` (integer labels as int64)."""
         # The [0, 1] range check runs inside G (check_image), once per step.
-        if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[0] == 0:
+        if not isinstance(x, Tensor) or x.ndim != 4:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"x must be a non-empty batch (B, C, H, W), got {got}; use x.unsqueeze(0) for one image.")
+            raise ValueError(f"x must be a batch (B, C, H, W), got {got}; use x.unsqueeze(0) for one image.")
         if not isinstance(y, Tensor) or y.ndim == 0 or y.shape[0] != x.shape[0]:
             got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
             raise ValueError(f"y must be a tensor with one target per image, batch {x.shape[0]}; got {got}.")
-        if self._default_criterion and not (
-            (y.ndim == 1 and not y.is_floating_point() and y.dtype != torch.bool) or (y.ndim == 2 and y.is_floating_point())
-        ):
-            raise ValueError(
-                f"cross-entropy needs y as class indices (integer, shape (B,)) or class probabilities "
-                f"(float, shape (B, num_classes)); got {y.dtype} of shape {tuple(y.shape)}. For indices use "
-                f"y.long().view(-1); for another target type pass criterion=."
-            )
+        if self._default_criterion:
+            # Cross-entropy takes class indices (B,) or class probabilities (B, num_classes).
+            y = check_labels(y, x.shape[0], allow_probabilities=True)
+            self._unchecked_labels = y
         g_device = self.G.device
         if g_device != x.device:
             raise ValueError(f"the nuisance model is on {g_device} but the batch is on {x.device}; move both with "
                              f"wrapper.to({str(x.device)!r}) (it moves the classifier and G).")
+        return y
 
     def _g_context(self, x: Tensor):
         """G runs without autocast (see the class docstring) and, here, without gradients."""
@@ -318,16 +353,22 @@ class ModelBasedWrapper(nn.Module):
             )
         per_call = delta.shape[0] if self.chunk is None else max(1, self.chunk // max(b, 1))
         with torch.no_grad(), self._g_context(x):
-            outs = [self.G.forward_multi(x, delta=d)[0] for d in delta.split(per_call)]
-        images = outs[0] if len(outs) == 1 else torch.cat(outs)
-        if images.shape[2:] != x.shape[1:]:
+            outs = [self.G.forward_multi(x, delta=d) for d in delta.split(per_call)]
+        # forward_multi returns the δ it used: a given δ projected into Δ (what search reports).
+        images = outs[0][0] if len(outs) == 1 else torch.cat([o[0] for o in outs])
+        delta = outs[0][1] if len(outs) == 1 else torch.cat([o[1] for o in outs])
+        self._check_generated(images.shape[2:], x)
+        return images, delta
+
+    def _check_generated(self, shape: tuple, x: Tensor) -> None:
+        """G's images must look like the clean batch (one check for MDA, MRT and MAT)."""
+        if tuple(shape) != tuple(x.shape[1:]):
             # e.g. a colour → gray generator: the classifier would get images unlike the clean batch.
             raise ValueError(
                 f"the nuisance model turns ({', '.join(map(str, x.shape[1:]))}) images into "
-                f"({', '.join(map(str, images.shape[2:]))}); the classifier needs both alike. Use a model "
+                f"({', '.join(map(str, shape))}); the classifier needs both alike. Use a model "
                 f"trained on this data's channels and size, or convert the data (channels=/size= in its spec)."
             )
-        return images, delta
 
     @staticmethod
     def _like(images: Tensor, x: Tensor) -> Tensor:
@@ -341,9 +382,12 @@ class ModelBasedWrapper(nn.Module):
     def _assemble(self, x: Tensor, y: Tensor, generated: Tensor, per_image: int) -> tuple[Tensor, Tensor, Tensor]:
         """Clean batch + generated images ``(n·B, ...)`` (draw-major), with their weights."""
         b = x.shape[0]
+        if self._default_criterion and not y.is_floating_point():
+            y = y.long()  # int32/uint8 class indices (accepted by _check_batch); a no-op for int64
         images = torch.cat([x, generated.to(x.dtype)])
         images = self._like(images, x)
         targets = torch.cat([y] * (per_image + 1))
-        weights = torch.full((images.shape[0],), 1.0 / b, device=x.device, dtype=torch.float32)
-        weights[:b] = self.lam / b
+        m = max(b, 1)  # B = 0: no weights to fill, and no division by zero
+        weights = torch.full((images.shape[0],), 1.0 / m, device=x.device, dtype=torch.float32)
+        weights[:b] = self.lam / m
         return images, targets, weights

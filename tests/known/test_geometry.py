@@ -92,12 +92,13 @@ class TestAffine:
         x = rand_image(h=8, w=8)
         d = torch.zeros(2, 5, dtype=torch.float64)
         d[:, 2] = 1 / 8  # one pixel right
-        y = Affine()(x, d)
+        G = Affine(max_translate=0.25)  # δ is projected into Δ: the shifts must lie inside it
+        y = G(x, d)
         torch.testing.assert_close(y[..., 1:], x[..., :-1], atol=1e-10, rtol=0)
         assert y[..., 0].abs().max() < 1e-10  # zeros padding enters on the left
         d = torch.zeros(2, 5, dtype=torch.float64)
         d[:, 3] = -2 / 8  # two pixels up
-        y = Affine()(x, d)
+        y = G(x, d)
         torch.testing.assert_close(y[..., :-2, :], x[..., 2:, :], atol=1e-10, rtol=0)
 
     def test_angle_only_equals_rotation(self):
