@@ -63,9 +63,16 @@ MAT_STEP = 0.1
 TARGET = {"MDA": 1.10, "MRT": 1.10, "MAT": 1.25}
 
 
+_COMPILED: dict[str, nn.Module] = {}
+
+
 def make_classifier(name: str) -> nn.Module:
     """The classifier on CFG's device and memory format, compiled when CFG says so (the
-    optimisers below take the parameters, which a compiled module shares)."""
+    optimisers below take the parameters, which a compiled module shares). A compiled
+    classifier is built once per name and shared by every method, so its graphs compile once
+    (its weights drift between methods; the timings do not depend on them)."""
+    if CFG["compile"] and name in _COMPILED:
+        return _COMPILED[name]
     torch.manual_seed(0)
     if name == "paper-cnn":
         model = paper_cnn(num_classes=CLASSES, in_chans=3, input_size=SIZE)
@@ -76,7 +83,9 @@ def make_classifier(name: str) -> nn.Module:
     model = model.to(CFG["device"])
     if CFG["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
-    return torch.compile(model) if CFG["compile"] else model
+    if CFG["compile"]:
+        model = _COMPILED[name] = torch.compile(model)
+    return model
 
 
 def load_g(name: str, **kw):
@@ -414,6 +423,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
              "too (2B images in the update, also for PGD with λ = 0), and so do ideal and reference.", "",
              table, "", "### Targets", "",
              f"- step/ideal (≤ 1.10 MDA/MRT, ≤ 1.25 MAT): met in {len(met)}/{len(checked)} rows."]
+    for r in checked:
+        if r not in met:
+            q = r["step"] / r["ideal"]
+            lines.append(f"  - not met: {r['classifier']} / {r['G']} / {r['method']}: {q:.2f} "
+                         f"({(q / TARGET[r['kind']] - 1) * 100:.0f}% over).")
     with_ref = [r for r in rows if r["ref"] is not None]
     slower = [r for r in with_ref if r["ref"] < r["step"]]
     lines.append(f"- ours ≥ the authors' loop (ours/ref ≥ 1.0): met in {len(with_ref) - len(slower)}/{len(with_ref)} rows"
@@ -423,13 +437,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for r in rows:
         if r["kind"] == "MDA" and r["classifier"] in erm:
             bound = 1.1 * (r["k"] + 1) * erm[r["classifier"]]
-            lines.append(f"- {r['classifier']} / {r['G']} / {r['method']}: step {r['step'] * 1e3:,.1f} ms vs 1.1 × (k + 1) × ERM "
+            lines.append(f"- {r['classifier']} / {r['G']} / {r['method']} (the accelerator target): step {r['step'] * 1e3:,.1f} ms vs 1.1 × (k + 1) × ERM "
                          f"= {bound * 1e3:,.1f} ms: {'met' if r['step'] <= bound else 'not met'}.")
-    for r in checked:
-        if r not in met:
-            q = r["step"] / r["ideal"]
-            lines.append(f"  - not met: {r['classifier']} / {r['G']} / {r['method']}: {q:.2f} "
-                         f"({(q / TARGET[r['kind']] - 1) * 100:.0f}% over).")
     for r in rows:
         if r["learned"] and r["method"] == "MDA-5" and r["ref"] is not None:
             s = r["ref"] / r["step"]

@@ -310,7 +310,8 @@ class ModelBasedWrapper(nn.Module):
         see docs/benchmarks.md), on accelerators it is usually faster: hence a measurement,
         not a rule. It runs once per (batch shape, dtype, device, memory format, autocast, k),
         at the first step that meets it, and is cached on the wrapper; on an accelerator it
-        synchronises the device during that one measurement. The choice changes only the
+        synchronises the device during that one measurement. The key also holds the identity
+        of the classifier and of G, should either be replaced. The choice changes only the
         speed: the results are the same for every ``d``. A compiled classifier
         (``torch.compile``) is not timed (each piece size would compile anew): one call.
         """
@@ -325,7 +326,7 @@ class ModelBasedWrapper(nn.Module):
                 or torch.compiler.is_compiling():
             return k, k * b
         dev = x.device.type
-        key = (tuple(x.shape), x.dtype, x.device, x.is_contiguous(), k,
+        key = (id(self.model), id(self.G), tuple(x.shape), x.dtype, x.device, x.is_contiguous(), k,
                torch.is_autocast_enabled(dev), torch.get_autocast_dtype(dev) if dev in ("cpu", "cuda") else None)
         d = self._plans.get(key)
         if d is None:
