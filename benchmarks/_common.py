@@ -14,13 +14,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
 
-_HEADER = """# Benchmarks (CPU)
+_HEADER = """# Benchmarks (CPU; GPU sections when a device is lent)
 
 Each section below is written by one script in `benchmarks/` between its own
 `<!-- name -->` … `<!-- /name -->` markers, so the scripts can be rerun independently
 (`python benchmarks/<name>.py`, `--quick` for a short run, `--out FILE` to write elsewhere).
-Timings are the best of several repetitions of wall-clock time (the least disturbed run),
-with `torch.set_num_threads(2)`; every section names the machine and the load it ran under.
+Timings are the best of several repetitions (the least disturbed run) of wall-clock time, or
+with `--clock cpu` of the process's CPU time (repeatable on a shared machine); every section
+names the machine, the threads, the clock and the load it ran under, and the command that
+wrote it. The `gpu*` sections are written by `python benchmarks/gpu_training_step.py` on an
+accelerator.
 See also [generator_throughput.md](benchmarks/generator_throughput.md) (learned generator and
 its trainer, `benchmarks/generator_throughput.py`). `tests/test_benchmarks_smoke.py` runs every
 script with its smallest settings.
@@ -63,6 +66,14 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def device_name(device: torch.device) -> str:
+    """The accelerator's name as its runtime reports it (``cpu_model()`` for the CPU)."""
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"{props.name} ({props.total_memory / 2 ** 30:.0f} GiB)"
+    return cpu_model() if device.type == "cpu" else str(device)
 
 
 def machine_line(threads: int, load_before: float) -> str:

@@ -14,10 +14,18 @@ Usage:
     python benchmarks/known_models.py --quick         # 32×32 only, 2 reps
     python benchmarks/known_models.py --all-224       # 224×224 for every model
     python benchmarks/known_models.py --models brightness rotation --reps 1 --out /tmp/b.md
+    python benchmarks/known_models.py --device cuda --amp bf16 --channels-last --compile --quick \\
+        --section gpu_known_models_compiled        # see benchmarks/gpu_training_step.sh
+
+``--device``: where the batch, the models and the library ops run (on an accelerator each timed
+call ends with a device synchronisation); ``--amp bf16``: under bf16 autocast (our models keep
+float32 inside, as the contract says); ``--channels-last``: the batch in channels_last;
+``--compile``: ``torch.compile`` of our model's call (the library ops stay eager).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -31,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 import nuisance_zoo as nz  # noqa: E402
-from _common import DOCS, best_time, load_now, machine_line, md_table, write_section  # noqa: E402
+from _common import DOCS, best_time, device_name, load_now, machine_line, md_table, write_section  # noqa: E402
 
 SECTION = "known_models"
 SUBSET_224 = ("brightness", "contrast", "hue", "gamma", "rotation", "affine", "gaussian-blur",
@@ -96,26 +104,46 @@ def kornia_op(name: str) -> tuple[str, Callable | None]:
     return label, make()
 
 
+#: Set by main(): device, bf16 autocast, channels_last, compile.
+CFG = {"device": torch.device("cpu"), "amp": False, "channels_last": False, "compile": False}
+
+
 def load_known(name: str, size: int):
     kw = {"shape": (3, size, size)} if name.startswith("additive") else {}
-    return nz.load(name, **kw).eval()
+    return nz.load(name, **kw).eval().to(CFG["device"])
+
+
+def _on_device(fn: Callable) -> Callable:
+    """``fn`` under CFG's autocast, waiting for the device at the end (nothing to wait for on CPU)."""
+    dev = CFG["device"]
+
+    def run():
+        with torch.autocast(dev.type, dtype=torch.bfloat16) if CFG["amp"] else contextlib.nullcontext():
+            out = fn()
+        if dev.type != "cpu":
+            torch.accelerator.synchronize(dev)
+        return out
+    return run
 
 
 def bench_one(name: str, size: int, batch: int, reps: int, min_time: float = 0.05, clock=time.perf_counter) -> dict:
     torch.manual_seed(0)
-    x = torch.rand(batch, 3, size, size)
+    x = torch.rand(batch, 3, size, size, device=CFG["device"])
+    if CFG["channels_last"]:
+        x = x.contiguous(memory_format=torch.channels_last)
     G = load_known(name, size)
+    call = torch.compile(G) if CFG["compile"] else G
 
     def ours():
-        G(x, G.sample_delta(batch))
+        call(x, G.sample_delta(batch))
 
     def ours_checked():
         # x.detach() is a new tensor object each call (a free view), so the "full" input check
         # cannot reuse its verdict on x: this is the cost when every call brings a new batch.
-        G(x.detach(), G.sample_delta(batch))
+        call(x.detach(), G.sample_delta(batch))
 
     row = {"model": name, "size": size, "batch": batch}
-    timed = {"ours": ours, "ours_checked": ours_checked}
+    timed = {"ours": _on_device(ours), "ours_checked": _on_device(ours_checked)}
     with torch.inference_mode():
         for lib, make in (("tv", torchvision_op), ("kornia", kornia_op)):
             label, op = make(name)
@@ -127,7 +155,7 @@ def bench_one(name: str, size: int, batch: int, reps: int, min_time: float = 0.0
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     op(x)
-                timed[lib] = (lambda op: lambda: op(x))(op)
+                timed[lib] = _on_device((lambda op: lambda: op(x))(op))
             except Exception as e:  # an op that rejects this input is reported, not fatal
                 row[f"{lib}_op"] = f"{label} (failed: {type(e).__name__})"
         # Round-robin: every repetition times each candidate once, so that a burst of load on a
@@ -197,9 +225,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="wall time, or this process's CPU time (with --threads 1: repeatable on a loaded machine)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--amp", choices=("none", "bf16"), default="none", help="bf16 autocast around every call")
+    p.add_argument("--channels-last", action="store_true", help="the batch in channels_last")
+    p.add_argument("--compile", action="store_true", help="torch.compile our model's call (slow to warm up on CPU)")
+    p.add_argument("--section", default=SECTION, help="the marked section of --out to write")
     p.add_argument("--out", default=str(DOCS))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    CFG.update(device=torch.device(args.device), amp=args.amp == "bf16", channels_last=args.channels_last,
+               compile=args.compile)
+    if args.clock == "cpu" and CFG["device"].type != "cpu":
+        p.error("--clock cpu counts host CPU time only; use the wall clock on an accelerator")
     load0 = load_now()
     reps = args.reps or (2 if args.quick else 3)
     names = args.models or nz.list_models(kind="known")
@@ -213,9 +250,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
         rows.append(r)
         print(f"{name:18s} {size:3d}px  ours {_fmt(r['ours']):>9s}  new batch {_fmt(r['ours_checked']):>9s}  tv {_fmt(r['tv']):>9s}  "
               f"kornia {_fmt(r['kornia']):>9s}  {verdict(r)}", flush=True)
-    lines = ["## Known models: images/s, ours vs torchvision.transforms.v2 and kornia.augmentation", "",
-             machine_line(args.threads, load0), "",
-             f"`python benchmarks/known_models.py{' --quick' if args.quick else ''}{f' --threads {args.threads}' if args.threads != 2 else ''}{' --clock cpu' if args.clock == 'cpu' else ''}{f' --reps {args.reps}' if args.reps else ''}`: best of {reps} "
+    flags = "".join([f" --device {args.device}" if args.device != "cpu" else "", " --amp bf16" if CFG["amp"] else "",
+                     " --channels-last" if args.channels_last else "", " --compile" if args.compile else "",
+                     f" --section {args.section}" if args.section != SECTION else ""])
+    where = machine_line(args.threads, load0)
+    if CFG["device"].type != "cpu":
+        where = f"Device: {device_name(CFG['device'])}, torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
+    title = "## Known models: images/s, ours vs torchvision.transforms.v2 and kornia.augmentation"
+    if args.device != "cpu" or flags:
+        title += f" ({args.device}{', bf16 autocast' if CFG['amp'] else ''}{', channels_last' if args.channels_last else ''}{', torch.compile' if args.compile else ''})"
+    lines = [title, "",
+             where, "",
+             f"`python benchmarks/known_models.py{' --quick' if args.quick else ''}{f' --threads {args.threads}' if args.threads != 2 else ''}{' --clock cpu' if args.clock == 'cpu' else ''}{f' --reps {args.reps}' if args.reps else ''}{flags}`: best of {reps} "
              f"{'(CPU time of the process, `time.process_time`, so time other jobs hold the cores is not counted) ' if args.clock == 'cpu' else ''}"
              f"round-robin repetitions of ≥ {args.min_time * 1e3:.0f} ms each (short calls repeated inside a repetition; one warm-up; each repetition times every column once, so load bursts hit all alike), float32 input in [0, 1], `torch.inference_mode()`. "
              "**ours** is `G(x, G.sample_delta(B))`: a different δ for every image, the same batch x at "
@@ -232,9 +278,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         lines += [f"### {size}×{size}, batch {rs[0]['batch']}", "", table(rs), ""]
     lines += ["### Targets", ""] + summary(rows)
     body = "\n".join(lines)
-    out = write_section(SECTION, body, args.out)
+    out = write_section(args.section, body, args.out)
     print("\n".join(summary(rows)))
-    print(f"wrote section {SECTION!r} of {out}")
+    print(f"wrote section {args.section!r} of {out}")
     return rows
 
 

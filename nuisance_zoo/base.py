@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["NuisanceModel", "Compose", "Content", "check_image", "check_delta", "check_delta_shape", "check_range",
-           "set_input_checks", "get_input_checks", "input_checks", "INPUT_CHECK_MODES"]
+           "set_input_checks", "get_input_checks", "input_checks", "no_sync_input_checks", "INPUT_CHECK_MODES"]
 
 #: What ``encode`` returns: a tensor or a tuple of tensors, each with the batch first.
 Content = Union[Tensor, tuple]
@@ -50,6 +50,9 @@ if _input_checks not in INPUT_CHECK_MODES:
 _checked: "OrderedDict[int, tuple]" = OrderedDict()
 _CHECKED_MAX = 32
 _checked_lock = threading.Lock()  # data-loading threads may check batches concurrently
+# Per-thread downgrade of "full" to "async" for accelerator tensors (no_sync_input_checks): the
+# training wrappers' steps must not sync, but other threads (data loading) keep the global mode.
+_thread_checks = threading.local()
 
 
 def set_input_checks(mode: str) -> str:
@@ -116,6 +119,37 @@ def input_checks(mode: str) -> Iterator[None]:
         yield
     finally:
         set_input_checks(previous)
+
+
+@contextmanager
+def no_sync_input_checks() -> Iterator[None]:
+    """In this thread, run ``"full"`` value checks of accelerator tensors as ``"async"`` ones.
+
+    The training wrappers run their steps inside it, so that a step never stalls an
+    accelerator waiting for a check's result (a device-side assert instead, see
+    :func:`set_input_checks`). CPU tensors keep the ``"full"`` check and its ``ValueError``
+    that names the problem: reading a CPU value waits for nothing. ``"async"`` and ``"off"``
+    are unchanged, and other threads (e.g. data loading) keep the process-wide mode.
+
+    Example:
+        >>> import torch, nuisance_zoo as nz
+        >>> from nuisance_zoo.base import no_sync_input_checks
+        >>> with no_sync_input_checks():
+        ...     y = nz.load("brightness")(torch.rand(8, 3, 32, 32))
+    """
+    previous = getattr(_thread_checks, "no_sync", False)
+    _thread_checks.no_sync = True
+    try:
+        yield
+    finally:
+        _thread_checks.no_sync = previous
+
+
+def _check_mode(t: Tensor) -> str:
+    mode = _input_checks
+    if mode == "full" and t.device.type != "cpu" and getattr(_thread_checks, "no_sync", False):
+        return "async"
+    return mode
 
 
 def _already_checked(x: Tensor) -> bool:
@@ -192,7 +226,7 @@ def check_image(x: Tensor, name: str = "x") -> None:
     if 0 in x.shape[-3:]:
         # An empty batch (B = 0) is fine; an image without channels or pixels is not an image.
         raise ValueError(f"{name} must have C, H and W >= 1, got shape {tuple(x.shape)}.")
-    mode = _input_checks
+    mode = _check_mode(x)
     if mode == "off" or x.dtype == torch.uint8 or x.numel() == 0 or _already_checked(x):
         return
     # aminmax propagates NaN into both results, and every comparison with NaN is False: so the
@@ -227,11 +261,12 @@ def check_delta(delta: Tensor, batch: int, delta_dim: int, name: str = "delta") 
     if not delta.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got {delta.dtype}.")
     # The value test follows set_input_checks, like the image's: "full" syncs to name the problem.
-    if _input_checks == "full":
+    mode = _check_mode(delta)
+    if mode == "full":
         if not bool(torch.isfinite(delta.detach()).all()):
             raise ValueError(f"{name} holds NaN or infinite values; draw δ with G.sample_delta or clean it with "
                              f"G.project(torch.nan_to_num(delta)).")
-    elif _input_checks == "async":
+    elif mode == "async":
         torch._assert_async(torch.isfinite(delta.detach()).all(),
                             f"{name} holds NaN or infinite values (asynchronous input check).")
     return delta
@@ -714,6 +749,7 @@ class NuisanceModel(nn.Module):
         k: int | None = None,
         delta: Tensor | None = None,
         generator: torch.Generator | None = None,
+        content: Content | None = None,
     ) -> tuple[Tensor, Tensor]:
         """``k`` draws of G for every image of a batch in one call (one encode, one decode).
 
@@ -723,6 +759,9 @@ class NuisanceModel(nn.Module):
             delta: optional ``(k, B, delta_dim)``, projected into Δ before use; drawn from the
                 prior when None.
             generator: used only when ``delta`` is None.
+            content: ``G.encode`` of this batch as a float32/float64 batch in [0, 1] (uint8
+                divided by 255, half types in float32), when the caller already has it: the
+                training wrappers decode their draws in several calls and encode once.
 
         Returns:
             ``(images, delta)`` with ``images`` of shape ``(k, B, C, H, W)`` (dtype of ``x``)
@@ -755,7 +794,7 @@ class NuisanceModel(nn.Module):
         if b == 0 or k == 0:
             out = restore(xf.unsqueeze(0).expand(k, *xf.shape).reshape(k * b, *xf.shape[1:]))
             return out.view(k, b, *out.shape[1:]), delta
-        content = _repeat_content(self.encode(xf), k)
+        content = _repeat_content(self.encode(xf) if content is None else content, k)
         out = self.decode(content, delta.reshape(k * b, self.delta_dim))
         out = restore(out)
         return out.view(k, b, *out.shape[1:]), delta

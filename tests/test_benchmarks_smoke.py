@@ -64,3 +64,20 @@ def test_generator_parts_smoke_and_sections_coexist(out):
     assert "| gtsrb-contrast |" in _section(text, "generator_parts")
     assert "| small |" not in _section(text, "generator_parts")
     assert "| hue |" in _section(text, "known_models")
+
+
+def test_accelerator_flags_run_on_cpu(out):
+    # The flags the GPU script passes (benchmarks/gpu_training_step.py), minus --compile (minutes of
+    # inductor warm-up on CPU): bf16 autocast, channels_last, another batch size, own section.
+    rows = _load("training_step").main(["--classifiers", "paper-cnn", "--gs", "brightness", "--methods", "ERM",
+                                        "MRT-10", "--reps", "1", "--threads", "1", "--clock", "cpu", "--batch", "4",
+                                        "--amp", "bf16", "--channels-last", "--section", "gpu_training_step",
+                                        "--out", str(out)])
+    assert [r["method"] for r in rows] == ["ERM", "MRT-10"] and rows[1]["ref"] > 0
+    body = _section(out.read_text(), "gpu_training_step")
+    assert "bf16 autocast, channels_last" in body and "--amp bf16 --channels-last" in body
+    rows = _load("known_models").main(["--quick", "--reps", "1", "--min-time", "0", "--threads", "1", "--models",
+                                       "brightness", "--amp", "bf16", "--channels-last", "--section",
+                                       "gpu_known_models", "--out", str(out)])
+    assert rows[0]["ours"] > 0
+    assert "| brightness |" in _section(out.read_text(), "gpu_known_models")

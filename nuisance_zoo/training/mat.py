@@ -6,9 +6,9 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from ..base import NuisanceModel, check_delta, check_image, check_range
+from ..base import NuisanceModel, check_delta, check_image, check_range, no_sync_input_checks
 from .search import projected_gradient_ascent
-from .wrapper import ModelBasedWrapper, search_mode
+from .wrapper import AUTO, ModelBasedWrapper, search_mode
 
 __all__ = ["MATWrapper"]
 
@@ -37,10 +37,13 @@ class MATWrapper(ModelBasedWrapper):
     Δ, so ``Π_Δ`` is the identity there, as in the paper.
 
     During the search the classifier is in eval mode (BatchNorm statistics frozen, dropout
-    off); only ``δ`` is differentiated (``torch.autograd.grad``), so no gradient reaches the
-    classifier's ``.grad`` and each submodule's mode is restored afterwards. G encodes the
+    off) and its parameters are switched to ``requires_grad=False``; only ``δ`` is
+    differentiated (``torch.autograd.grad``), so no gradient reaches the classifier's ``.grad``
+    and each submodule's mode and each parameter's flag are restored afterwards. G encodes the
     batch once and decodes once per step, plus once at the final δ for the update (``k + 1``
-    decodes, ``k + 1`` classifier forwards in all).
+    decodes, ``k + 1`` classifier forwards in all). Each step is one backward through the
+    classifier and G together (with an int ``chunk``: the classifier's part in pieces, then
+    one backward through G). No host sync in the step.
 
     Args:
         model: the classifier.
@@ -56,7 +59,9 @@ class MATWrapper(ModelBasedWrapper):
             coordinates, and its effect depends on the classifier's gradient scale).
         random_start: start from a prior draw instead of the identity δ.
         criterion: ``None`` (cross-entropy) or a loss supporting ``reduction="none"``.
-        chunk: max images per classifier forward in the search and update.
+        chunk: max images per classifier forward/backward in the search (an int); ``"auto"``
+            and ``None``: the batch in one call (the steps are sequential: there is no ``k·B``
+            batch to split).
         generator: ``torch.Generator`` for the random start.
 
     Shape:
@@ -85,7 +90,7 @@ class MATWrapper(ModelBasedWrapper):
         sign: bool = True,
         random_start: bool = False,
         criterion: nn.Module | Callable[..., Tensor] | None = None,
-        chunk: int | None = None,
+        chunk: int | str | None = AUTO,
         generator: torch.Generator | None = None,
     ) -> None:
         if isinstance(G, NuisanceModel) and not G.differentiable:
@@ -102,6 +107,9 @@ class MATWrapper(ModelBasedWrapper):
         self.step_size = step_size
         self.sign = bool(sign)
         self.random_start = bool(random_start)
+        # G.reference_delta(1) per (device, dtype): computing it checks the identity against the
+        # box on the host (a sync when G is on an accelerator); G is frozen, so it is fixed.
+        self._reference: dict[tuple, Tensor] = {}
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, step_size={self.step_size}, sign={self.sign}, "
@@ -116,7 +124,10 @@ class MATWrapper(ModelBasedWrapper):
             delta = self.G.sample_delta(b, generator=self.generator, device=x.device, dtype=dtype)
         else:
             # Per part for a composition: each part starts at its own identity.
-            delta = self.G.reference_delta(b, device=x.device, dtype=dtype)
+            key = (x.device, dtype)
+            if key not in self._reference:
+                self._reference[key] = self.G.reference_delta(1, device=x.device, dtype=dtype)
+            delta = self._reference[key].expand(b, -1).clone()
         return self.G.project(delta).detach()
 
     def search(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -127,15 +138,16 @@ class MATWrapper(ModelBasedWrapper):
             y: targets.
             delta: optional start ``(B, q)`` (projected onto Δ first).
         """
-        y = self._check_batch(x, y)
-        check_image(x)  # encode/decode are called directly below, so check here
-        if not x.is_floating_point():
-            raise TypeError(
-                f"MAT differentiates G(x, δ) and needs float images in [0, 1], got {x.dtype}; "
-                f"convert with x.float() / 255."
-            )
-        xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
-        delta = self.start(xf, delta)
+        with no_sync_input_checks():
+            y = self._check_batch(x, y)
+            check_image(x)  # encode/decode are called directly below, so check here
+            if not x.is_floating_point():
+                raise TypeError(
+                    f"MAT differentiates G(x, δ) and needs float images in [0, 1], got {x.dtype}; "
+                    f"convert with x.float() / 255."
+                )
+            xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
+            delta = self.start(xf, delta)
         if x.shape[0] == 0:
             return x.clone(), delta  # B = 0: nothing to search
         with torch.no_grad(), self._g_context(x):
@@ -163,21 +175,28 @@ class MATWrapper(ModelBasedWrapper):
         return self._assemble(x, y, x_adv, per_image=1)
 
     def _delta_grad(self, images: Tensor, delta: Tensor, x: Tensor, y: Tensor) -> Tensor:
-        """∇_δ Σ_j ℓ(f(G(x_j, δ_j)), y_j): the classifier part in chunks, then one
-        backward through G (so ``chunk`` bounds the classifier's memory in the search)."""
+        """∇_δ Σ_j ℓ(f(G(x_j, δ_j)), y_j). With an int ``chunk`` smaller than the batch: the
+        classifier part in chunks, then one backward through G (``chunk`` bounds the
+        classifier's memory in the search)."""
         self._check_generated(images.shape[1:], x)  # before the classifier sees them
         if not images.requires_grad:
             raise RuntimeError(
                 f"{type(self.G).__name__}.decode returned an image without a gradient path to "
                 f"δ although differentiable=True; fix the model or use MRTWrapper/MDAWrapper."
             )
+        n = images.shape[0]
+        size = n if not isinstance(self.chunk, int) else self.chunk
+        if size >= n:
+            # One backward through the classifier and G together: no second autograd call and
+            # no copy of the image gradient in between.
+            loss = self._loss(self._like(images.to(x.dtype), x), y).sum()
+            (grad,) = torch.autograd.grad(loss, delta)
+            return grad
         inputs = self._like(images.detach().to(x.dtype), x)
-        size = inputs.shape[0] if self.chunk is None else self.chunk
         grads = []
-        for s in range(0, inputs.shape[0], size):
+        for s in range(0, n, size):
             part = inputs[s:s + size].detach().requires_grad_(True)
             loss = self._loss(part, y[s:s + size]).sum()
             grads.append(torch.autograd.grad(loss, part)[0])
-        grad_images = grads[0] if len(grads) == 1 else torch.cat(grads)
-        (grad,) = torch.autograd.grad(images, delta, grad_outputs=grad_images.to(images.dtype))
+        (grad,) = torch.autograd.grad(images, delta, grad_outputs=torch.cat(grads).to(images.dtype))
         return grad

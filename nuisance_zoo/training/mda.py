@@ -6,8 +6,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from ..base import NuisanceModel
-from .wrapper import ModelBasedWrapper
+from ..base import NuisanceModel, no_sync_input_checks
+from .wrapper import AUTO, ModelBasedWrapper
 
 __all__ = ["MDAWrapper"]
 
@@ -20,8 +20,10 @@ class MDAWrapper(ModelBasedWrapper):
         loss = (1/m) · Σ_j [ Σ_{i=1..k} ℓ(G(x_j, δ_ij), y_j) + λ · ℓ(x_j, y_j) ]
 
     The paper's line 10 without the ``1/m`` (see :mod:`nuisance_zoo.training.wrapper` for why
-    we divide). The ``k·m`` draws come from one ``G.forward_multi`` call and the ``(k+1)·m``
-    images go through the classifier in one forward (or ``chunk``-sized pieces).
+    we divide). The ``k·m`` draws come from ``G.forward_multi`` (one encode, batched decodes; how
+    many draws per call is the search plan, see ``chunk``) and the ``(k+1)·m`` images go through
+    the classifier in one train-mode forward whatever ``chunk`` is, so BatchNorm's batch
+    statistics are those of the whole augmented batch. No host sync in the step.
 
     Args:
         model: the classifier.
@@ -29,7 +31,8 @@ class MDAWrapper(ModelBasedWrapper):
         k: draws per image (MDA-5 in the paper).
         lam: λ, weight of the clean term.
         criterion: ``None`` (cross-entropy) or a loss supporting ``reduction="none"``.
-        chunk: max images per classifier forward / G call.
+        chunk: how the draws are split into G calls: ``"auto"`` (timed once), ``None`` (one
+            call) or an int (images per call; see :class:`ModelBasedWrapper`).
         generator: ``torch.Generator`` for the δ draws.
 
     Shape:
@@ -57,13 +60,14 @@ class MDAWrapper(ModelBasedWrapper):
         k: int = 5,
         lam: float = 1.0,
         criterion: nn.Module | Callable[..., Tensor] | None = None,
-        chunk: int | None = None,
+        chunk: int | str | None = AUTO,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__(model, G, k=k, lam=lam, criterion=criterion, chunk=chunk, generator=generator)
 
     def augment(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Clean batch followed by ``k`` draws per image (draw-major), weights ``λ/m`` and ``1/m``."""
-        y = self._check_batch(x, y)
-        images, _ = self._draw(x, self.k, delta)
-        return self._assemble(x, y, images.flatten(0, 1), per_image=images.shape[0])
+        with no_sync_input_checks():
+            y = self._check_batch(x, y)
+            images, _ = self._draw(x, self.k, delta)
+            return self._assemble(x, y, images.flatten(0, 1), per_image=images.shape[0])

@@ -6,8 +6,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from ..base import NuisanceModel
-from .wrapper import ModelBasedWrapper, search_mode
+from ..base import NuisanceModel, no_sync_input_checks
+from .wrapper import AUTO, ModelBasedWrapper, search_mode
 
 __all__ = ["MRTWrapper"]
 
@@ -34,8 +34,12 @@ class MRTWrapper(ModelBasedWrapper):
 
     The search runs the classifier in eval mode without gradients (BatchNorm statistics,
     dropout, ``requires_grad`` and ``.grad`` untouched; each submodule's mode restored). The
-    update reuses the search's generated images: G runs once per step, the classifier twice
-    (the search forward on ``k·m`` images without grad, the update on ``2m`` images with grad).
+    update reuses the search's generated images (no second decode): G encodes once per step,
+    the classifier scores the ``k·m`` candidates without grad, in pieces of whole draws as the
+    search plan says (``chunk``; each piece is decoded and scored before the next, so its
+    images are still in cache), and the update runs once on ``2m`` images with grad. MRT-1
+    has nothing to choose and skips the scoring. The choice is made on the device (no host
+    sync in the step).
 
     Args:
         model: the classifier.
@@ -45,7 +49,8 @@ class MRTWrapper(ModelBasedWrapper):
         selection: ``"batch"`` or ``"sample"``.
         criterion: ``None`` (cross-entropy) or a loss supporting ``reduction="none"``; the
             search scores draws with the same criterion.
-        chunk: max images per classifier forward / G call.
+        chunk: how the search is split: ``"auto"`` (timed once), ``None`` (one G call, one
+            classifier call) or an int (images per classifier call; see :class:`ModelBasedWrapper`).
         generator: ``torch.Generator`` for the δ draws.
 
     Shape:
@@ -73,7 +78,7 @@ class MRTWrapper(ModelBasedWrapper):
         lam: float = 1.0,
         selection: str = "batch",
         criterion: nn.Module | Callable[..., Tensor] | None = None,
-        chunk: int | None = None,
+        chunk: int | str | None = AUTO,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__(model, G, k=k, lam=lam, criterion=criterion, chunk=chunk, generator=generator)
@@ -86,18 +91,35 @@ class MRTWrapper(ModelBasedWrapper):
 
     def search(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """The worst draws: ``(x_adv (B, C, H, W), delta_adv (B, q))``, no gradients."""
-        y = self._check_batch(x, y)
-        images, delta = self._draw(x, self.k, delta)
-        k, b = images.shape[:2]
-        with search_mode(self.model, grad=False):
-            losses = self.per_sample_loss(self._like(images.flatten(0, 1), x), torch.cat([y] * k)).view(k, b)
+        with no_sync_input_checks():
+            y = self._check_batch(x, y)
+            delta = self._candidates(x, self.k, delta)
+            content = self._encode(x)
+            if self.k == 1:  # one candidate: it is the worst, whatever its loss
+                return self._decode(x, delta, content)[0], delta[0]
+            per_call, size = self.search_plan(x, self.k, lambda d: self._score(x, y, delta[:d], content, None))
+            pieces = [self._score(x, y, part, content, size) for part in delta.split(per_call)]
+        images = torch.cat([p[0] for p in pieces]) if len(pieces) > 1 else pieces[0][0]
+        losses = torch.cat([p[1] for p in pieces]) if len(pieces) > 1 else pieces[0][1]
+        b = x.shape[0]
         if self.selection == "batch":
-            # argmax returns the first maximum, like Algorithm 1's strict ">" (ties keep the earlier draw).
-            i = int(losses.sum(1).argmax())
-            return images[i], delta[i]
+            # argmax returns the first maximum, like Algorithm 1's strict ">" (ties keep the
+            # earlier draw). index_select keeps the index on the device: no host sync.
+            i = losses.sum(1).argmax().view(1)
+            return images.index_select(0, i)[0], delta.index_select(0, i)[0]
         idx = losses.argmax(0)
         cols = torch.arange(b, device=idx.device)
         return images[idx, cols], delta[idx, cols]
+
+    def _score(self, x: Tensor, y: Tensor, delta: Tensor, content, size: int | None) -> tuple[Tensor, Tensor]:
+        """Decode the draws ``delta`` ``(d, B, q)`` from ``content`` and score them: ``(images (d, B, C, H, W),
+        per-sample losses (d, B))``, the classifier in eval mode without gradients, in calls
+        of at most ``size`` images."""
+        images = self._decode(x, delta, content)
+        d, b = images.shape[:2]
+        with search_mode(self.model, grad=False):
+            losses = self.per_sample_loss(self._like(images.flatten(0, 1), x), y.repeat(d, *([1] * (y.ndim - 1))), size)
+        return images, losses.view(d, b)
 
     def augment(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Clean batch followed by the selected draws, weights ``λ/m`` and ``1/m``."""

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from ..base import NuisanceModel, check_range
 from .mat import MATWrapper
+from .wrapper import AUTO
 from .search import relative_step
 
 __all__ = ["PGDWrapper"]
@@ -38,7 +39,8 @@ class PGDWrapper(MATWrapper):
         sign: sign-gradient steps (PGD ℓ∞); ``False`` takes raw gradient steps.
         random_start: start uniformly in the ball; ``False`` starts at δ = 0.
         criterion: ``None`` (cross-entropy) or a loss supporting ``reduction="none"``.
-        chunk: max images per classifier forward.
+        chunk: max images per classifier forward/backward in the search (an int); ``"auto"``
+            or ``None``: one call.
         generator: ``torch.Generator`` for the random start.
         G: an additive model to use instead of ``nz.load("additive-linf", shape=image_shape,
             eps=eps)``.
@@ -68,7 +70,7 @@ class PGDWrapper(MATWrapper):
         sign: bool = True,
         random_start: bool = True,
         criterion: nn.Module | Callable[..., Tensor] | None = None,
-        chunk: int | None = None,
+        chunk: int | str | None = AUTO,
         generator: torch.Generator | None = None,
         G: NuisanceModel | None = None,
     ) -> None:

@@ -22,15 +22,23 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import time
 from typing import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
 
-from ..base import NuisanceModel, check_range
+from ..base import NuisanceModel, check_image, check_range
 from .inputs import check_label_values, check_labels, check_logits
 
-__all__ = ["ModelBasedWrapper", "per_sample_criterion"]
+__all__ = ["ModelBasedWrapper", "per_sample_criterion", "AUTO"]
+
+#: The default ``chunk``: each wrapper measures, once per configuration, how to split its inner
+#: search (see :meth:`ModelBasedWrapper.search_plan`).
+AUTO = "auto"
+# A plan within this fraction of the fastest is taken as a tie; ties go to fewer, larger calls
+# (timing noise on a shared machine is a few per cent; one big batch keeps an accelerator busiest).
+_PLAN_TIE = 0.05
 
 
 class _FunctionalCriterion(nn.Module):
@@ -86,15 +94,34 @@ def per_sample_criterion(criterion: nn.Module | Callable[..., Tensor] | None) ->
 def search_mode(model: nn.Module, grad: bool) -> Iterator[None]:
     """Run an inner search: classifier in eval mode (BatchNorm statistics frozen, dropout
     off), gradients on only if ``grad``; every submodule's own mode is restored afterwards
-    (a blanket ``model.train()`` would wake BatchNorm layers a user froze on purpose)."""
+    (a blanket ``model.train()`` would wake BatchNorm layers a user froze on purpose).
+
+    With ``grad`` (MAT, PGD: gradients with respect to δ only) the parameters that require
+    grad are switched off for the block and back on after it: autograd then records no
+    parameter edges and saves no activations for weight gradients that would never be used.
+    """
     modes = [(m, m.training) for m in model.modules()]
+    # Lazy modules' parameters do not exist yet (no batch seen): they cannot be frozen, and
+    # need not be (the classifier's first call in the search materialises them).
+    frozen = ([p for p in model.parameters()
+               if p.requires_grad and not isinstance(p, nn.parameter.UninitializedParameter)] if grad else [])
     model.eval()
     try:
+        for p in frozen:
+            p.requires_grad_(False)
         with torch.set_grad_enabled(grad):
             yield
     finally:
+        for p in frozen:
+            p.requires_grad_(True)
         for m, was_training in modes:
             m.training = was_training
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for queued work on an accelerator (used only while timing a search plan)."""
+    if device.type != "cpu":
+        torch.accelerator.synchronize(device)
 
 
 class ModelBasedWrapper(nn.Module):
@@ -135,11 +162,19 @@ class ModelBasedWrapper(nn.Module):
         criterion: ``None`` for cross-entropy, or a loss supporting ``reduction="none"``
             (see :func:`per_sample_criterion`). Per-sample losses with extra dimensions are
             averaged over them.
-        chunk: at most this many images per classifier forward and per G call (``None``: one
-            call each). It bounds the memory of the draws and of the inner search; in the
-            update the activations of all chunks are still kept for backward (use a smaller
-            batch with gradient accumulation to bound that). With BatchNorm in training mode
-            each chunk has its own batch statistics.
+        chunk: how the inner search is split (the draws of G and the classifier's search
+            forwards; MAT/PGD: the classifier's forward/backward to the input). ``"auto"``
+            (default): the wrapper times a few splits into pieces of whole draws at the first
+            step of each configuration and keeps the fastest (:meth:`search_plan`); ``None``:
+            one call each; an int: at most this many images per classifier call (and
+            ``chunk // B`` draws, at least one, per G call), to bound memory. The update (the
+            classifier's train-mode forward/backward on the clean and generated images) is
+            always one call, so BatchNorm sees the whole batch and the gradients are summed in
+            one order: the loss and the gradients are the same whatever ``chunk`` is, bit for
+            bit, wherever the classifier's per-image outputs do not depend on how many images
+            share a call (true on CPU for the tested networks from 4 images up; with a single
+            image per call some BLAS kernels round differently). To bound the update's memory,
+            use a smaller batch with gradient accumulation.
         generator: ``torch.Generator`` for the δ draws (on the device of the data).
 
     Shape:
@@ -168,7 +203,7 @@ class ModelBasedWrapper(nn.Module):
         k: int,
         lam: float = 1.0,
         criterion: nn.Module | Callable[..., Tensor] | None = None,
-        chunk: int | None = None,
+        chunk: int | str | None = AUTO,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -184,8 +219,9 @@ class ModelBasedWrapper(nn.Module):
             raise ValueError(f"{who}: {self._k_name} must be an int >= {self._min_k}, got {k!r}.")
         k = check_range(self._k_name, k, self._min_k, integer=True, model=who)
         lam = check_range("lam", lam, 0, why="λ, the weight of the clean term", model=who)
-        if chunk is not None:
-            chunk = check_range("chunk", chunk, 1, integer=True, why="images per forward; None: all", model=who)
+        if chunk is not None and chunk != AUTO:
+            chunk = check_range("chunk", chunk, 1, integer=True, why="images per forward; 'auto': measured; None: all",
+                                model=who)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"{who}: generator must be a torch.Generator or None, got {type(generator).__name__}.")
         self.model = model
@@ -198,6 +234,8 @@ class ModelBasedWrapper(nn.Module):
         self.generator = generator
         self.criterion = per_sample_criterion(criterion)
         self._default_criterion = criterion is None  # then y must be cross-entropy targets (checked per step)
+        # Draws per piece of the inner search, chosen by search_plan, per configuration.
+        self._plans: dict[tuple, int] = {}
 
     # ------------------------------------------------------------------ nn.Module behaviour
     def train(self, mode: bool = True) -> "ModelBasedWrapper":
@@ -212,7 +250,7 @@ class ModelBasedWrapper(nn.Module):
         return self
 
     def extra_repr(self) -> str:
-        return f"k={self.k}, lam={self.lam}, chunk={self.chunk}"
+        return f"k={self.k}, lam={self.lam}, chunk={self.chunk!r}"
 
     # ------------------------------------------------------------------ public API
     def forward(self, x: Tensor, y: Tensor | None = None, delta: Tensor | None = None) -> Tensor:
@@ -267,20 +305,83 @@ class ModelBasedWrapper(nn.Module):
         return sum((p.flatten()[:0].sum() for p in params), torch.zeros((), device=x.device)).float()
 
     def weighted_loss(self, images: Tensor, targets: Tensor, weights: Tensor) -> Tensor:
-        """``Σ weights · ℓ(model(images), targets)``, the classifier in its current mode."""
-        return (weights * self.per_sample_loss(images, targets)).sum()
+        """``Σ weights · ℓ(model(images), targets)``, the classifier in its current mode.
 
-    def per_sample_loss(self, images: Tensor, targets: Tensor) -> Tensor:
-        """Per-sample criterion values ``(N,)`` in float32, in chunks of ``self.chunk`` images.
+        One classifier call whatever ``chunk`` is: in training mode BatchNorm's batch
+        statistics, and the order in which the parameters' gradients are summed, are those
+        of the whole augmented batch (see ``chunk`` in the class docstring).
+        """
+        return (weights * self._loss(images, targets)).sum()
+
+    def per_sample_loss(self, images: Tensor, targets: Tensor, size: int | None = None) -> Tensor:
+        """Per-sample criterion values ``(N,)`` in float32, in calls of at most ``size`` images
+        (``None``: one call).
 
         The classifier runs in its current mode and with the current grad mode.
         """
         n = images.shape[0]
         if n == 0:  # B = 0: no classifier call (many layers refuse empty batches)
             return torch.zeros(0, device=images.device, dtype=torch.float32)
-        size = n if self.chunk is None else self.chunk
+        size = n if size is None else size
         parts = [self._loss(images[s:s + size], targets[s:s + size]) for s in range(0, n, size)]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def search_plan(self, x: Tensor, k: int, probe: Callable[[int], object] | None = None) -> tuple[int, int]:
+        """How to split an inner search over ``k`` draws of the batch ``x``.
+
+        Returns:
+            ``(draws per G call, images per classifier call)``. ``chunk=None``: ``(k, k·B)``;
+            an int ``chunk``: ``(max(1, chunk // B), chunk)``; ``"auto"``: ``(d, d·B)`` for
+            the ``d`` chosen as below.
+
+        ``"auto"`` times ``probe(d)`` (the search's work for ``d`` draws) for ``d`` in
+        ``1, 2, 4, …, k``, best of two rounds, and keeps the ``d`` with the least time per draw
+        (ties within 5 % go to the larger ``d``). On CPU one batch of ``k·B`` images is often
+        slower than ``k`` batches of ``B`` (the activations of the big batch leave the caches;
+        see docs/benchmarks.md), on accelerators it is usually faster: hence a measurement,
+        not a rule. It runs once per (batch shape, dtype, device, memory format, autocast, k),
+        at the first step that meets it, and is cached on the wrapper; on an accelerator it
+        synchronises the device during that one measurement. The key also holds the identity
+        of the classifier and of G, should either be replaced. The choice changes only the
+        speed: the results are the same for every ``d``. A compiled classifier
+        (``torch.compile``) is not timed (each piece size would compile anew): one call.
+        """
+        b = x.shape[0]
+        if self.chunk is None:
+            return k, k * b
+        if self.chunk != AUTO:
+            return max(1, self.chunk // max(b, 1)), self.chunk
+        # A torch.compile'd classifier exposes its original module as _orig_mod (public
+        # attribute of OptimizedModule); timing would recompile it for every piece size.
+        if k == 1 or probe is None or getattr(self.model, "_orig_mod", None) is not None \
+                or torch.compiler.is_compiling():
+            return k, k * b
+        dev = x.device.type
+        key = (id(self.model), id(self.G), tuple(x.shape), x.dtype, x.device, x.is_contiguous(), k,
+               torch.is_autocast_enabled(dev), torch.get_autocast_dtype(dev) if dev in ("cpu", "cuda") else None)
+        d = self._plans.get(key)
+        if d is None:
+            d = self._plans[key] = self._time_plans(x.device, k, probe)
+        return d, d * b
+
+    @staticmethod
+    def _time_plans(device: torch.device, k: int, probe: Callable[[int], object]) -> int:
+        candidates = sorted({k} | {2 ** i for i in range(k.bit_length()) if 2 ** i < k})
+        probe(candidates[0])  # first-call work (allocator, kernels) would bias the first candidate
+        per_draw = {}
+        for round_ in range(2):
+            best = min(per_draw.values(), default=None)
+            for d in candidates:
+                # Second round: only the candidates that could still win.
+                if round_ and per_draw[d] > 1.5 * best:
+                    continue
+                _synchronize(device)
+                t = time.perf_counter()
+                probe(d)
+                _synchronize(device)
+                per_draw[d] = min(per_draw.get(d, float("inf")), (time.perf_counter() - t) / d)
+        fastest = min(per_draw.values())
+        return max(d for d in candidates if per_draw[d] <= fastest * (1 + _PLAN_TIE))
 
     # ------------------------------------------------------------------ helpers for subclasses
     def _loss(self, images: Tensor, targets: Tensor) -> Tensor:
@@ -335,30 +436,39 @@ class ModelBasedWrapper(nn.Module):
     def _delta_dtype(self, x: Tensor) -> torch.dtype:
         return x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
 
-    def _draw(self, x: Tensor, k: int, delta: Tensor | None) -> tuple[Tensor, Tensor]:
-        """``k`` draws of G per image, ``((k, B, C, H, W), (k, B, q))``, without gradients.
-
-        One ``G.forward_multi`` call (one encode, one batched decode); with ``chunk`` the
-        draws are split into calls of about ``chunk`` images (at least one draw each).
-        """
+    def _candidates(self, x: Tensor, k: int, delta: Tensor | None) -> Tensor:
+        """The ``(k, B, q)`` draws of the step: ``delta`` checked, or drawn from the prior."""
         b, q = x.shape[0], self.G.delta_dim
         if delta is None:
-            delta = self.G.sample_delta(k * b, generator=self.generator, device=x.device,
-                                        dtype=self._delta_dtype(x)).view(k, b, q)
-        elif not isinstance(delta, Tensor) or tuple(delta.shape) != (k, b, q):
+            return self.G.sample_delta(k * b, generator=self.generator, device=x.device,
+                                       dtype=self._delta_dtype(x)).view(k, b, q)
+        if not isinstance(delta, Tensor) or tuple(delta.shape) != (k, b, q):
             got = tuple(delta.shape) if isinstance(delta, Tensor) else type(delta).__name__
             raise ValueError(
                 f"delta must have shape (k, B, q) = ({k}, {b}, {q}): k draws per image and "
                 f"q = G.delta_dim; got {got}."
             )
-        per_call = delta.shape[0] if self.chunk is None else max(1, self.chunk // max(b, 1))
+        # A given δ is projected into Δ here, once: G would project it again when decoding,
+        # and the search reports the δ it actually used.
+        return self.G.project(delta.to(device=x.device, dtype=self._delta_dtype(x)))
+
+    def _encode(self, x: Tensor):
+        """``G.encode`` of the batch as ``G.forward_multi`` would compute it (uint8 → float in
+        [0, 1], half → float32), once per step: the draws are decoded in pieces from it."""
+        xf = x.float() / 255.0 if x.dtype == torch.uint8 else x
+        if xf.dtype not in (torch.float32, torch.float64):
+            xf = xf.float()
+        check_image(x)  # encode runs directly (not through G's forward), so check here
         with torch.no_grad(), self._g_context(x):
-            outs = [self.G.forward_multi(x, delta=d) for d in delta.split(per_call)]
-        # forward_multi returns the δ it used: a given δ projected into Δ (what search reports).
-        images = outs[0][0] if len(outs) == 1 else torch.cat([o[0] for o in outs])
-        delta = outs[0][1] if len(outs) == 1 else torch.cat([o[1] for o in outs])
+            return self.G.encode(xf)
+
+    def _decode(self, x: Tensor, delta: Tensor, content) -> Tensor:
+        """``G(x, δ)`` for draws ``delta`` ``(d, B, q)`` in one ``G.forward_multi`` call (one
+        batched decode from ``content``): ``(d, B, C, H, W)``, without gradients."""
+        with torch.no_grad(), self._g_context(x):
+            images = self.G.forward_multi(x, delta=delta, content=content)[0]
         self._check_generated(images.shape[2:], x)
-        return images, delta
+        return images
 
     def _check_generated(self, shape: tuple, x: Tensor) -> None:
         """G's images must look like the clean batch (one check for MDA, MRT and MAT)."""
@@ -369,6 +479,15 @@ class ModelBasedWrapper(nn.Module):
                 f"({', '.join(map(str, shape))}); the classifier needs both alike. Use a model "
                 f"trained on this data's channels and size, or convert the data (channels=/size= in its spec)."
             )
+
+    def _draw(self, x: Tensor, k: int, delta: Tensor | None) -> tuple[Tensor, Tensor]:
+        """``k`` draws of G per image, ``((k, B, C, H, W), (k, B, q))``, without gradients:
+        one encode, and decodes of as many draws per call as :meth:`search_plan` says."""
+        delta = self._candidates(x, k, delta)
+        content = self._encode(x)
+        per_call, _ = self.search_plan(x, k, lambda d: self._decode(x, delta[:d], content))
+        outs = [self._decode(x, part, content) for part in delta.split(per_call)]
+        return (outs[0] if len(outs) == 1 else torch.cat(outs)), delta
 
     @staticmethod
     def _like(images: Tensor, x: Tensor) -> Tensor:
