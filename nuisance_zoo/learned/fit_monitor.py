@@ -146,15 +146,23 @@ class FitMonitor:
         acc = self._accuracy(g)
         kid_rel, stat_rel = k / self._kid_ab, _stat_gap(stats, self._stats_b) / self._gap_ab
         score = (acc if acc is not None else 0.0) - self.kid_w * min(kid_rel, 2.0) - self.stat_w * min(stat_rel, 2.0)
+        return self.record({"iteration": iteration, "label_acc": None if acc is None else round(acc, 4),
+                            "label_acc_x": None if self._acc_x is None else round(self._acc_x, 4), "kid": round(k, 6),
+                            "kid_rel": round(kid_rel, 4), "stat_rel": round(stat_rel, 4), "stats": stats,
+                            "stats_b": self._stats_b, "score": round(score, 4)})
+
+    def record(self, entry: dict) -> dict:
+        """Append a check (``iteration`` and ``score`` at least) and apply the plateau rule to its score.
+
+        Sets ``entry["improved"]``; the best score and the count of checks without improvement follow.
+        """
+        score = entry["score"]
         improved = self.best is None or score > self.best + self.min_delta
         if improved:
-            self.best, self.best_iteration, self.bad_checks = score, iteration, 0
+            self.best, self.best_iteration, self.bad_checks = score, entry["iteration"], 0
         else:
             self.bad_checks += 1
-        entry = {"iteration": iteration, "label_acc": None if acc is None else round(acc, 4),
-                 "label_acc_x": None if self._acc_x is None else round(self._acc_x, 4), "kid": round(k, 6),
-                 "kid_rel": round(kid_rel, 4), "stat_rel": round(stat_rel, 4), "stats": stats,
-                 "stats_b": self._stats_b, "score": round(score, 4), "improved": improved}
+        entry["improved"] = improved
         self.history.append(entry)
         return entry
 
@@ -167,8 +175,10 @@ class FitMonitor:
         if not self.history:
             return {}
         e = self.history[-1]
-        out = {"acc": f"{e['label_acc']:.2f}"} if e["label_acc"] is not None else {}
-        out.update(kid=f"{e['kid_rel']:.2f}", score=f"{e['score']:.3f}")
+        out = {"acc": f"{e['label_acc']:.2f}"} if e.get("label_acc") is not None else {}
+        if e.get("kid_rel") is not None:
+            out["kid"] = f"{e['kid_rel']:.2f}"
+        out["score"] = f"{e['score']:.3f}"
         return out
 
     def state_dict(self) -> dict:
