@@ -11,8 +11,9 @@ batch of domain A at fixed prior draws and measures:
   and they see colour and local texture, which is what a photometric shift changes;
   ``kid_rel`` divides it by the same distance between A and B (1: no closer to B than the input;
   0: indistinguishable);
-- ``stats``: mean brightness, contrast (standard deviation of the grey image) and RGB of
-  ``G(x, δ)`` and of B (0..255), and ``stat_rel``: their summed absolute gap relative to A's gap;
+- ``stats``: brightness, contrast (standard deviation of the grey image), their spread across
+  images, and mean RGB of ``G(x, δ)`` and of B (0..255), and ``stat_rel``: their summed absolute
+  gap relative to A's gap (the spread is there so that a prior collapsed onto B's mean shows);
 - ``score = label_acc − kid_w · min(kid_rel, 2) − stat_w · min(stat_rel, 2)``, the one number
   ``until="plateau"`` watches (higher is better; the caps stop one collapsed check from ruling).
 
@@ -77,16 +78,23 @@ def kid(f1: Tensor, f2: Tensor) -> float:
 
 
 def image_stats(x01: Tensor) -> dict[str, float | list[float]]:
-    """Mean brightness, contrast (std of the grey image) and RGB of images in [0, 1], on 0..255."""
-    grey = x01.mean(dim=1)
-    return {"brightness": round(255 * float(grey.mean()), 2),
-            "contrast": round(255 * float(grey.flatten(1).std(dim=1).mean()), 2),
+    """Brightness, contrast (std of the grey image) and RGB of images in [0, 1], on 0..255.
+
+    ``brightness`` and ``contrast`` are means over images; ``brightness_sd`` and ``contrast_sd``
+    their spread across images, so that a generator that hits B's mean with one look (a
+    collapsed prior) is told apart from one that covers B's range.
+    """
+    grey = x01.mean(dim=1).flatten(1)
+    b, c = grey.mean(dim=1), grey.std(dim=1)
+    return {"brightness": round(255 * float(b.mean()), 2), "contrast": round(255 * float(c.mean()), 2),
+            "brightness_sd": round(255 * float(b.std()), 2), "contrast_sd": round(255 * float(c.std()), 2),
             "rgb": [round(255 * float(v), 2) for v in x01.mean(dim=(0, 2, 3))]}
 
 
 def _stat_gap(s: dict, ref: dict) -> float:
-    """Summed absolute gap of brightness, contrast and mean RGB (0..255 units)."""
-    return (abs(s["brightness"] - ref["brightness"]) + abs(s["contrast"] - ref["contrast"])
+    """Summed absolute gap of the mean and spread of brightness and contrast and of mean RGB (0..255)."""
+    keys = ("brightness", "contrast", "brightness_sd", "contrast_sd")
+    return (sum(abs(s[k] - ref[k]) for k in keys)
             + sum(abs(a - b) for a, b in zip(s["rgb"], ref["rgb"])) / len(s["rgb"]))
 
 

@@ -33,7 +33,8 @@ def test_monitor_writes_log_entries_plot_and_card(tmp_path):
     assert [c["iteration"] for c in checks] == [2, 4]
     for c in checks:
         assert 0 <= c["label_acc"] <= 1 and 0 <= c["label_acc_x"] <= 1 and c["kid_rel"] >= 0
-        assert set(c["stats"]) == {"brightness", "contrast", "rgb"} and isinstance(c["score"], float)
+        assert set(c["stats"]) == {"brightness", "contrast", "brightness_sd", "contrast_sd", "rgb"}
+        assert isinstance(c["score"], float)
     from PIL import Image
 
     plot = Image.open(tmp_path / "monitor.png").convert("RGB")
@@ -109,6 +110,9 @@ def test_kid_and_stats_see_a_photometric_shift():
     with torch.no_grad():
         assert kid(f(x), f(bright)) > 10 * abs(kid(f(x), f(same)))
     assert image_stats(bright)["brightness"] > image_stats(x)["brightness"] + 100
+    # one look for every image (a collapsed prior) has no spread; B's varied brightness has
+    varied = x * torch.linspace(0.2, 3.0, 64).view(-1, 1, 1, 1)
+    assert image_stats(x)["brightness_sd"] < 2 and image_stats(varied.clamp(0, 1))["brightness_sd"] > 10
 
 
 def test_plot_of_an_empty_or_single_history(tmp_path):
