@@ -6,7 +6,6 @@ import json
 import pytest
 import torch
 
-from nuisance_zoo.learned import fit_munit
 from nuisance_zoo.learned.fit import CHECKPOINT_NAME, fit, load_checkpoint_state
 from nuisance_zoo.learned.fit_monitor import FitMonitor, image_stats, kid, random_features, save_plot
 from nuisance_zoo.learned.generator import MunitGenerator
