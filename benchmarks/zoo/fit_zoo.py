@@ -1,6 +1,8 @@
 """Train the generator of one zoo model (or all) from its two domains.
 
     python -m benchmarks.zoo.fit_zoo gtsrb-brightness --iterations 6000 --device cuda --out runs/zoo
+    python -m benchmarks.zoo.fit_zoo gtsrb-brightness --config small-keep --until plateau \
+        --iterations 2500 --out runs/zoo-keep       # the label/structure/diversity terms + monitor
 
 Writes ``OUT/NAME/`` (checkpoints, grids, log, and ``model/``: the Hub folder) and
 ``OUT/NAME/fit.json`` (iterations, wall time, device). Resumable with ``--resume``.
@@ -16,17 +18,32 @@ from pathlib import Path
 import torch
 
 from nuisance_zoo.data import load_dataset
+from nuisance_zoo.learned.config import FitConfig
 from nuisance_zoo.learned.fit import fit
+from nuisance_zoo.learned.fit_structured import is_structured_config
+from nuisance_zoo.training.trainer import train
 
 from .experiments import EXPERIMENTS
 
 
+def domain_classifier(spec: str, epochs: int, device: str, data_root: str | None, seed: int = 0):
+    """The frozen judge of the label term and the monitor: the paper's CNN trained (ERM) on domain A only."""
+    res = train(model="paper-cnn", algorithm="erm", data=spec, epochs=epochs, device=device, data_root=data_root,
+                seed=seed, progress=False)
+    return res.model.eval()
+
+
 def fit_one(name: str, out: Path, iterations: int, batch_size: int, config: str, device: str,
             data_root: str | None, resume: bool, seed: int, progress: bool,
-            time_budget: float | None = None, chunk: int = 500) -> dict:
+            time_budget: float | None = None, chunk: int = 500, until: str | None = None,
+            classifier_epochs: int = 5, monitor_every: int | None = None) -> dict:
     """Train ``name``'s generator for ``iterations`` (or, with ``time_budget``, in resumable
     chunks of ``chunk`` iterations until the budget would be exceeded: the model folder is
-    valid after every chunk, so a deadline never leaves a half-trained run without a model)."""
+    valid after every chunk, so a deadline never leaves a half-trained run without a model).
+
+    When the config has the label term or a monitor (``small-keep``), a paper CNN is first
+    trained on domain A for ``classifier_epochs`` epochs (seed ``seed``; deterministic, so a
+    resume rebuilds the same judge) and passed to the fit frozen."""
     exp = EXPERIMENTS[name]
     a = load_dataset(exp.domain_a, root=data_root)
     b = load_dataset(exp.domain_b, root=data_root)
@@ -35,8 +52,15 @@ def fit_one(name: str, out: Path, iterations: int, batch_size: int, config: str,
     cpu0 = time.process_time()
     info = {"domains": {"A": exp.domain_a, "B": exp.domain_b}, "selection": exp.description,
             "dataset": exp.dataset}
+    classifier = None
+    # The structured trainer has no label term or monitor: it never needs the judge.
+    cfg = None if is_structured_config(config) else FitConfig.load(config, until=until, monitor_every=monitor_every)
+    if cfg is not None and (cfg.label_w > 0 or cfg.monitor_every > 0):
+        classifier = domain_classifier(exp.domain_a, classifier_epochs, device, data_root, seed)
+        info["label_classifier"] = f"paper-cnn, ERM on domain A ({exp.domain_a}), {classifier_epochs} epochs, seed {seed}"
     common = dict(config=config, batch_size=batch_size, out_dir=run_dir, seed=seed, device=device,
-                  progress=progress, training_info=info)
+                  progress=progress, training_info=info, classifier=classifier, until=until,
+                  monitor_every=monitor_every)
     if time_budget is None:
         fit(a, b, iterations=iterations, resume=resume, grid_every=max(iterations // 4, 1),
             checkpoint_every=max(iterations // 10, 1), **common)
@@ -78,12 +102,21 @@ def main(argv=None) -> None:
     p.add_argument("--time-budget", type=float, default=None,
                    help="stop (with a saved model) before this many seconds, at a multiple of --chunk iterations")
     p.add_argument("--chunk", type=int, default=500)
+    p.add_argument("--until", choices=("iterations", "plateau"), default=None,
+                   help="plateau: stop when the monitor's score stops improving (--iterations is the cap)")
+    p.add_argument("--monitor-every", type=int, default=None, help="quality check interval (default: the config's)")
+    p.add_argument("--classifier-epochs", type=int, default=5,
+                   help="epochs of the domain-A classifier the label term and the monitor use")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     for n in args.names:
         if n not in EXPERIMENTS:
             raise SystemExit(f"unknown zoo experiment {n!r}; choose from {sorted(EXPERIMENTS)}")
         rec = fit_one(n, Path(args.out), args.iterations, args.batch_size, args.config, args.device,
-                      args.data_root, args.resume, args.seed, not args.no_progress, args.time_budget, args.chunk)
+                      args.data_root, args.resume, args.seed, not args.no_progress, args.time_budget, args.chunk,
+                      args.until, args.classifier_epochs, args.monitor_every)
         print(json.dumps(rec))
 
 

@@ -65,10 +65,34 @@ def shift_stats(exp, G, a, b, device: str) -> dict:
             "B": round(sb, 1), "shift": round(sg - sa, 1), "real_gap": round(sb - sa, 1)}
 
 
-def label_preservation(exp, G, a_test, device: str, root, epochs: int) -> dict:
+def reference_classifier(exp, device: str, root, epochs: int, cache: Path | None = None):
+    """The label-preservation judge: the paper CNN trained (ERM, seed 0) on the whole data set.
+
+    With ``cache`` (a folder) it is trained once, saved there with
+    :func:`~nuisance_zoo.training.classifiers.save_classifier` and reloaded afterwards, so that
+    several generators (an old and a new fit, an ablation) are judged by the same network.
+    """
+    from nuisance_zoo.training.classifiers import load_classifier, save_classifier
+
+    if cache is not None and (cache / "classifier.json").is_file():
+        clf = load_classifier(cache, device)
+        made = clf.classifier_config
+        if made.get("data") != exp.all_data or made.get("epochs") != epochs:
+            raise ValueError(f"{cache} holds a classifier of {made.get('data')} for {made.get('epochs')} epochs, "
+                             f"not of {exp.all_data} for {epochs}; choose another --reference-cache.")
+        return clf
     res = train(model="paper-cnn", algorithm="erm", data=exp.all_data, epochs=epochs, device=device,
                 data_root=root, seed=0, progress=False)
     clf = res.model.to(device).eval()
+    if cache is not None:
+        probe = load_dataset(exp.test_a, root=root)
+        save_classifier(clf, cache, "paper-cnn", num_classes=clf.num_classes, in_chans=probe.x.shape[1],
+                        input_size=list(probe.x.shape[-2:]), extra={"data": exp.all_data, "epochs": epochs})
+    return clf
+
+
+def label_preservation(exp, G, a_test, device: str, root, epochs: int, cache: Path | None = None) -> dict:
+    clf = reference_classifier(exp, device, root, epochs, cache)
     ga = _apply(G, a_test.x, device, seed=1)
     acc = lambda x: accuracy(clf, (x, a_test.y), device=device)  # noqa: E731
     return {"classifier": f"paper-cnn, ERM on {exp.all_data}, {epochs} epochs",
@@ -95,7 +119,7 @@ def what_it_buys(exp, G, device: str, root, seeds, epochs: int, save_partial=Non
 
 
 def measure(name: str, model_dir: Path, out: Path, device: str, root, seeds, skip_buy: bool = False,
-            epochs: int | None = None) -> dict:
+            epochs: int | None = None, reference_cache: Path | None = None) -> dict:
     exp = EXPERIMENTS[name]
     G = nz.load(f"local-dir:{model_dir}").to(device)
     a_test = load_dataset(exp.test_a, root=root)
@@ -119,7 +143,7 @@ def measure(name: str, model_dir: Path, out: Path, device: str, root, seeds, ski
     save()
     if not skip_buy:
         metrics["test_B_accuracy"] = what_it_buys(exp, G, device, root, seeds, epochs, save_partial=(metrics, save))
-    metrics["label_preservation"] = label_preservation(exp, G, a_test, device, root, epochs)
+    metrics["label_preservation"] = label_preservation(exp, G, a_test, device, root, epochs, reference_cache)
     save()
     return metrics
 
@@ -134,9 +158,15 @@ def main(argv=None) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=None, help="classifier epochs (default: EPOCHS per data set)")
     p.add_argument("--skip-buy", action="store_true", help="skip (c), the classifier trainings")
+    p.add_argument("--reference-cache", default=None, metavar="DIR",
+                   help="train (b)'s whole-data classifier once into this file and reuse it on later calls")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cache = Path(args.reference_cache) if args.reference_cache else None
     print(json.dumps(measure(args.name, Path(args.model), Path(args.out), args.device, args.data_root,
-                             args.seeds, args.skip_buy, args.epochs), indent=2))
+                             args.seeds, args.skip_buy, args.epochs, cache), indent=2))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from .argtypes import int_at_least
 def register(sub) -> None:
     p = sub.add_parser(
         "fit",
-        help="learn G(x, δ) mapping domain A to domain B (MUNIT objective)",
+        help="learn G(x, δ) mapping domain A to domain B (MUNIT objective, optional label/structure/diversity terms)",
         description="Learn a model of natural variation G(x, δ) = Dec_B(Enc_A(x), δ) from two unpaired "
                     "image sets with MUNIT's four losses (paper Appendix E). Writes grids, an atomic "
                     "checkpoint (resumable) and OUT/model (safetensors + config.json + card).",
@@ -41,6 +41,16 @@ def register(sub) -> None:
     p.add_argument("--snapshots", default="", metavar="N,N,...", help="iterations after which to save the generator")
     p.add_argument("--threads", type=int_at_least(1), default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--until", choices=("iterations", "plateau"), default=None,
+                   help="plateau: check quality every --monitor-every iterations and stop (keeping the best "
+                        "generator) once the score has not improved for the config's patience; --iterations "
+                        "stays the cap. Default: the config's (iterations)")
+    p.add_argument("--monitor-every", type=int_at_least(0), default=None, metavar="N",
+                   help="measure label preservation and the distance to domain B every N iterations "
+                        "(log.jsonl, monitor.png, progress bar); default: the config's (small-keep: 250)")
+    p.add_argument("--classifier-epochs", type=int_at_least(1), default=5, metavar="E",
+                   help="when the config has the label term or a monitor (e.g. --config small-keep), train the "
+                        "paper CNN on domain A for E epochs first and use it frozen (default: 5)")
     p.set_defaults(func=_run)
 
 
@@ -62,10 +72,36 @@ def _run(args: argparse.Namespace) -> int:
     b = load_dataset(args.domain_b, root=args.data_root, split="train", download=download)
     print(f"domain A: {len(a)} images {tuple(a.x.shape[1:])}  ({args.domain_a})")
     print(f"domain B: {len(b)} images {tuple(b.x.shape[1:])}  ({args.domain_b})")
+    info = {"domains": {"A (source)": args.domain_a, "B (target)": args.domain_b}, "config": args.config,
+            "seed": args.seed}
+    classifier = _domain_classifier(args, info)
     fit(a, b, config=args.config, iterations=args.iterations, batch_size=args.batch_size, out_dir=args.out,
         resume=args.resume, seed=args.seed, grid_every=args.grid_every, checkpoint_every=args.checkpoint_every,
         device=args.device, progress=not args.no_progress, snapshots=snapshots, overwrite=args.overwrite,
-        training_info={"domains": {"A (source)": args.domain_a, "B (target)": args.domain_b},
-                       "config": args.config, "seed": args.seed})
+        training_info=info, classifier=classifier, until=args.until, monitor_every=args.monitor_every)
     print(f"saved the A→B generator to {args.out}/model (load it with nuisance_zoo.load('local-dir:{args.out}/model'))")
     return 0
+
+
+def _domain_classifier(args: argparse.Namespace, info: dict):
+    """The frozen judge the label term and the monitor need: the paper CNN trained on domain A (or None).
+
+    Trained here, in the app layer, because learned/ does not depend on training/. Seeded by
+    ``--seed``, so a ``--resume`` rebuilds the same classifier.
+    """
+    from ..learned.fit_structured import is_structured_config
+
+    if is_structured_config(args.config):
+        return None
+    from ..learned.config import FitConfig
+
+    cfg = FitConfig.load(args.config, until=args.until, monitor_every=args.monitor_every)
+    if cfg.label_w <= 0 and cfg.monitor_every <= 0:
+        return None
+    from ..training.trainer import train
+
+    print(f"training the domain-A classifier (paper-cnn, {args.classifier_epochs} epochs) for the label term/monitor")
+    res = train(model="paper-cnn", algorithm="erm", data=args.domain_a, epochs=args.classifier_epochs,
+                device=args.device, data_root=args.data_root, seed=args.seed, progress=False)
+    info["label_classifier"] = f"paper-cnn, ERM on domain A, {args.classifier_epochs} epochs, seed {args.seed}"
+    return res.model.eval()

@@ -9,6 +9,10 @@ Two presets:
   iterations; step decay ×0.5).
 - ``"small"``: the zoo's CPU-friendly generator (narrow, zero padding, small kernels, separable
   convolutions), about an order of magnitude cheaper, trained with mini-batches.
+- ``"small-keep"``: ``"small"`` plus the terms that keep content and label
+  (:mod:`nuisance_zoo.learned.fit_terms`: label consistency, edge structure, diversity) and the
+  quality monitor (:mod:`nuisance_zoo.learned.fit_monitor`) every 250 iterations. The label term
+  and the monitor need a frozen classifier trained on domain A (``fit(..., classifier=...)``).
 
 Files (JSON or YAML) hold the same fields; a top-level ``"preset"`` names the base they
 override (default ``"paper"``). MUNIT's own YAML spelling is accepted too (``beta1``, ``beta2``,
@@ -33,7 +37,7 @@ from .blocks import ACTIVATIONS, PAD_TYPES
 
 __all__ = ["GeneratorConfig", "DiscriminatorConfig", "FitConfig", "PRESETS", "load_config_file"]
 
-PRESETS = ("small", "paper")
+PRESETS = ("small", "paper", "small-keep")
 
 # MUNIT YAML keys that describe logging, data or features the zoo does not use.
 _MUNIT_IGNORED = {
@@ -277,6 +281,16 @@ class FitConfig:
     ``recon_c_w`` λc = 1, ``recon_s_w`` λs = 1); ``recon_x_cyc_w`` is MUNIT's optional
     cycle term (0 in the paper). The learning rate is multiplied by ``lr_gamma`` every
     ``lr_step`` iterations (Table 12's "step" policy; MUNIT's default step is 100,000).
+
+    The terms of :mod:`nuisance_zoo.learned.fit_terms` are off at weight 0 (the default, the
+    paper's objective): ``label_w`` (frozen-classifier consistency, ``label_mode`` ``"ce"`` or
+    ``"kl"``), ``structure_w`` (normalised-gradient edge consistency), ``diversity_w`` with
+    ``diversity_cap`` (mode-seeking hinge). ``monitor_every`` > 0 measures quality every so many
+    iterations (:mod:`nuisance_zoo.learned.fit_monitor`) on ``monitor_n`` images of domain A held
+    out from training and ``monitor_n`` images of B; ``monitor_kid_w`` and ``monitor_stat_w``
+    weigh the distance to B in its score. ``until="plateau"`` stops once ``patience`` checks in a
+    row did not raise the best score by more than ``min_delta`` (``iterations`` stays the cap) and
+    keeps the best-scoring generator; ``until="iterations"`` runs them all.
     """
 
     gen: GeneratorConfig = field(default_factory=GeneratorConfig)
@@ -296,6 +310,18 @@ class FitConfig:
     batch_size: int = 1
     grid_every: int = 1000
     checkpoint_every: int = 1000
+    label_w: float = 0.0
+    label_mode: str = "ce"
+    structure_w: float = 0.0
+    diversity_w: float = 0.0
+    diversity_cap: float = 0.5
+    monitor_every: int = 0
+    monitor_n: int = 256
+    monitor_kid_w: float = 0.5
+    monitor_stat_w: float = 0.5
+    until: str = "iterations"
+    patience: int = 4
+    min_delta: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.gen, dict):
@@ -307,10 +333,28 @@ class FitConfig:
             raise ValueError(f"FitConfig.init must be kaiming, xavier, gaussian, orthogonal or default, got {self.init!r}.")
         if self.batch_size < 1 or self.iterations < 0:
             raise ValueError("FitConfig: batch_size must be >= 1 and iterations >= 0.")
+        if self.label_mode not in ("ce", "kl"):
+            raise ValueError(f"FitConfig.label_mode must be 'ce' or 'kl', got {self.label_mode!r}.")
+        if self.until not in ("iterations", "plateau"):
+            raise ValueError(f"FitConfig.until must be 'iterations' or 'plateau', got {self.until!r}.")
+        for name in ("label_w", "structure_w", "diversity_w", "diversity_cap", "monitor_kid_w", "monitor_stat_w"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"FitConfig.{name} must be >= 0, got {getattr(self, name)}.")
+        if self.monitor_every < 0 or self.monitor_n < 2 or self.patience < 0:
+            raise ValueError("FitConfig: monitor_every and patience must be >= 0 and monitor_n >= 2.")
+        if self.until == "plateau" and (self.monitor_every < 1 or self.patience < 1):
+            raise ValueError("FitConfig: until='plateau' needs monitor_every >= 1 and patience >= 1 (the plateau is "
+                             "measured by the monitor).")
+
+    @property
+    def needs_classifier(self) -> bool:
+        """Whether the fit needs a frozen classifier of domain A (the label term; the monitor
+        uses one when given, and measures only the distance to B without)."""
+        return self.label_w > 0
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "FitConfig":
-        """The ``"small"`` or ``"paper"`` trainer configuration.
+        """The ``"small"``, ``"small-keep"`` or ``"paper"`` trainer configuration.
 
         ``"small"`` trains the small generator and discriminator with batch 8, lr 2e-4 and
         5,000 iterations (≈ 11 minutes on two idle CPU cores); ``"paper"`` is Table 12 (batch 1,
@@ -318,9 +362,11 @@ class FitConfig:
         """
         if name == "paper":
             base = cls(gen=GeneratorConfig.preset("paper"), dis=DiscriminatorConfig.preset("paper"))
-        elif name == "small":
+        elif name in ("small", "small-keep"):
             base = cls(gen=GeneratorConfig.preset("small"), dis=DiscriminatorConfig.preset("small"),
                        batch_size=8, lr=2e-4, iterations=5000, grid_every=500, checkpoint_every=500)
+            if name == "small-keep":
+                base = replace(base, label_w=1.0, structure_w=1.0, diversity_w=1.0, monitor_every=250)
         else:
             raise ValueError(f"unknown config {name!r}; choose one of {PRESETS} or give a JSON/YAML file.")
         return replace(base, **overrides) if overrides else base

@@ -48,6 +48,10 @@ def fit(
     snapshots: Sequence[int] = (),
     training_info: dict | None = None,
     overwrite: bool = False,
+    classifier: Any = None,
+    labels_a: Any = None,
+    until: str | None = None,
+    monitor_every: int | None = None,
 ) -> MunitGenerator | StructuredGenerator:
     """Learn ``G(x, δ)`` mapping domain A to domain B.
 
@@ -79,12 +83,26 @@ def fit(
         training_info: extra facts for the saved model's card (``domains``, ``selection``, ...).
         overwrite: start afresh in an ``out_dir`` that already holds a checkpoint (otherwise an
             error: a run is never replaced silently); the previous run's outputs are deleted first.
+        classifier: a classifier of domain A (``nn.Module`` or callable, [0, 1] images → logits),
+            used frozen by the label term and the quality monitor (MUNIT fits; see
+            :mod:`nuisance_zoo.learned.fit_terms`, :mod:`nuisance_zoo.learned.fit_monitor`).
+        labels_a: domain A's labels (default: ``domain_a.y``).
+        until: ``"plateau"`` (stop when the monitor's score stops improving; keep the best) or
+            ``"iterations"`` (MUNIT fits).
+        monitor_every: measure quality every this many iterations (MUNIT fits; 0: never).
 
     Returns:
         The A→B generator in eval mode, on ``device``.
     """
-    trainer = fit_structured if is_structured_config(config) else fit_munit
-    return trainer(domain_a, domain_b, config=config, iterations=iterations, batch_size=batch_size,
-                   out_dir=out_dir, resume=resume, seed=seed, grid_every=grid_every,
-                   checkpoint_every=checkpoint_every, device=device, progress=progress, log_every=log_every,
-                   snapshots=snapshots, training_info=training_info, overwrite=overwrite)
+    common = dict(config=config, iterations=iterations, batch_size=batch_size, out_dir=out_dir, resume=resume,
+                  seed=seed, grid_every=grid_every, checkpoint_every=checkpoint_every, device=device,
+                  progress=progress, log_every=log_every, snapshots=snapshots, training_info=training_info,
+                  overwrite=overwrite)
+    if is_structured_config(config):
+        if until == "plateau" or monitor_every:
+            raise ValueError("until='plateau' and the quality monitor are implemented for MUNIT fits only; the "
+                             "structured trainer runs its iterations.")
+        # The structured model is label-safe by construction: it has no label term to take a classifier.
+        return fit_structured(domain_a, domain_b, **common)
+    return fit_munit(domain_a, domain_b, classifier=classifier, labels_a=labels_a, until=until,
+                     monitor_every=monitor_every, **common)

@@ -35,7 +35,7 @@ import math
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -46,6 +46,8 @@ from .config import FitConfig, GeneratorConfig
 from .discriminator import MultiScaleDiscriminator
 from .fit_loop import (EpochSampler, as_images, batch_images, check_discriminator, checkpoint_path, init_weights,
                        loop_setup, restore_run, save_model_folder, save_run_checkpoint)
+from .fit_monitor import FitMonitor, save_plot
+from .fit_terms import FrozenClassifier, diversity_loss, label_loss, structure_loss
 from .generator import MunitGenerator, StyleEncoder
 
 __all__ = ["fit_munit", "DomainAutoencoder", "MunitTrainer", "CHECKPOINT_NAME", "load_checkpoint_state", "FAMILY"]
@@ -95,6 +97,9 @@ class MunitTrainer(nn.Module):
         opt = dict(lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.gen_opt = torch.optim.Adam(list(self.gen_a.parameters()) + list(self.gen_b.parameters()), **opt)
         self.dis_opt = torch.optim.Adam(list(self.dis_a.parameters()) + list(self.dis_b.parameters()), **opt)
+        # The label term's judge: a FrozenClassifier (not a sub-module: outside the optimiser and
+        # the checkpoint). None until fit_munit sets it.
+        self.classifier: FrozenClassifier | None = None
 
     @property
     def style_dim(self) -> int:
@@ -121,8 +126,19 @@ class MunitTrainer(nn.Module):
         self.dis_opt.step()
         return {"D": float(total.detach())}
 
-    def gen_step(self, x_a: Tensor, x_b: Tensor, s_a: Tensor, s_b: Tensor) -> dict[str, float]:
-        """One autoencoder update with MUNIT's losses; returns the (unweighted) terms."""
+    def gen_step(self, x_a: Tensor, x_b: Tensor, s_a: Tensor, s_b: Tensor, y_a: Tensor | None = None,
+                 s_b2: Tensor | None = None) -> dict[str, float]:
+        """One autoencoder update with MUNIT's losses and the configured extra terms.
+
+        Args:
+            x_a, x_b: the two domains' batches in the internal range.
+            s_a, s_b: style draws for the B→A and A→B translations.
+            y_a: labels of ``x_a`` (the label term in ``"ce"`` mode).
+            s_b2: a second A→B style draw (the diversity term).
+
+        Returns:
+            The unweighted terms and the weighted total ``"G"``.
+        """
         c = self.cfg
         self.gen_opt.zero_grad(set_to_none=True)
         c_a, s_a_prime = self.gen_a.encode(x_a)
@@ -146,11 +162,38 @@ class MunitTrainer(nn.Module):
             x_bab = self.gen_b.decode(c_b_recon, s_b_prime)
             terms["cyc"] = l1(x_aba, x_a) + l1(x_bab, x_b)
             total = total + c.recon_x_cyc_w * terms["cyc"]
+        total = total + self._extra_terms(terms, x_a, x_ab, c_a, s_b, y_a, s_b2)
         total.backward()
         self.gen_opt.step()
         out = {k: float(v.detach()) for k, v in terms.items()}
         out["G"] = float(total.detach())
         return out
+
+    def _extra_terms(self, terms: dict, x_a: Tensor, x_ab: Tensor, c_a: Tensor, s_b: Tensor, y_a: Tensor | None,
+                     s_b2: Tensor | None) -> Tensor | float:
+        """The weighted label, structure and diversity terms (:mod:`.fit_terms`); adds them to ``terms``."""
+        c, total = self.cfg, 0.0
+        if c.label_w > 0:
+            if self.classifier is None:
+                raise ValueError("label_w > 0 needs a frozen classifier of domain A: fit(..., classifier=model).")
+            gb, ga = self.gen_b.gen, self.gen_a.gen
+            terms["label"] = label_loss(self.classifier, gb.from_internal(x_ab), y_a, ga.from_internal(x_a),
+                                        c.label_mode)
+            total = total + c.label_w * terms["label"]
+        if c.structure_w > 0:
+            terms["struct"] = structure_loss(x_a, x_ab)
+            total = total + c.structure_w * terms["struct"]
+        if c.diversity_w > 0:
+            if s_b2 is None:
+                raise ValueError("diversity_w > 0 needs a second style draw s_b2.")
+            terms["div"] = diversity_loss(x_ab, self.gen_b.decode(c_a, s_b2), s_b, s_b2, cap=c.diversity_cap)
+            total = total + c.diversity_w * terms["div"]
+        return total
+
+    def generate_a2b(self, x01: Tensor, delta: Tensor) -> Tensor:
+        """``G(x, δ)`` from [0, 1] images with the current weights (no copy; for monitoring)."""
+        ga, gb = self.gen_a.gen, self.gen_b.gen
+        return gb.from_internal(self.gen_b.decode(ga.encode_internal(ga.to_internal(x01)), delta))
 
     def generator_a2b(self) -> MunitGenerator:
         """The A→B model of natural variation ``Dec_B(Enc_A^c(x), δ)`` (a fresh module)."""
@@ -207,6 +250,10 @@ def fit_munit(
     snapshots: Sequence[int] = (),
     training_info: dict | None = None,
     overwrite: bool = False,
+    classifier: nn.Module | Callable[[Tensor], Tensor] | None = None,
+    labels_a: Any = None,
+    until: str | None = None,
+    monitor_every: int | None = None,
 ) -> MunitGenerator:
     """Learn ``G(x, δ)`` mapping domain A to domain B with MUNIT's objective.
 
@@ -233,12 +280,19 @@ def fit_munit(
         training_info: extra facts for the saved model's card (``domains``, ``selection``, ...).
         overwrite: start afresh in an ``out_dir`` that already holds a checkpoint (otherwise an
             error: a run is never replaced silently); the previous run's outputs are deleted first.
+        classifier: a classifier of domain A ([0, 1] images → logits), used frozen by the label
+            term (``label_w``) and the monitor (``monitor_every``); its weights are never updated.
+        labels_a: domain A's labels (default: ``domain_a.y`` when it has them).
+        until: ``"plateau"`` or ``"iterations"`` (overrides the config's; see
+            :class:`~nuisance_zoo.learned.config.FitConfig`).
+        monitor_every: override the config's monitor interval (0: no monitor).
 
     Returns:
-        The A→B generator in eval mode, on ``device``.
+        The A→B generator in eval mode, on ``device``: with ``until="plateau"`` the best-scoring
+        one the monitor saw, otherwise the last.
     """
     cfg = FitConfig.load(config, iterations=iterations, batch_size=batch_size, grid_every=grid_every,
-                         checkpoint_every=checkpoint_every)
+                         checkpoint_every=checkpoint_every, until=until, monitor_every=monitor_every)
     xa_all, xb_all = as_images(domain_a, "domain_a"), as_images(domain_b, "domain_b")
     if cfg.iterations < 1:
         raise ValueError(f"iterations must be >= 1, got {cfg.iterations}.")
@@ -253,6 +307,26 @@ def fit_munit(
         if x.shape[-1] % step or x.shape[-2] % step:
             raise ValueError(f"{name} images are {tuple(x.shape[-2:])}; height and width must be divisible by "
                              f"2**n_downsample = {step}. Resize or pad them (e.g. size=32 in the data spec).")
+    ya_all = labels_a if labels_a is not None else getattr(domain_a, "y", None)
+    if ya_all is not None:
+        ya_all = torch.as_tensor(ya_all).long()
+        if len(ya_all) != len(xa_all):
+            raise ValueError(f"labels_a has {len(ya_all)} labels for {len(xa_all)} domain_a images.")
+    if cfg.needs_classifier and classifier is None:
+        raise ValueError("the config's label term (label_w > 0) needs a frozen classifier of domain A: pass "
+                         "classifier=... (the CLI trains one with --classifier-epochs).")
+    if cfg.label_w > 0 and cfg.label_mode == "ce" and ya_all is None:
+        raise ValueError("label_mode 'ce' needs domain A's labels: pass an ImageDataset with .y or labels_a=...")
+    held = None
+    if cfg.monitor_every > 0:
+        # The monitor's A images are held out from training, so its label accuracy is not a training score.
+        if len(xa_all) < 2 * cfg.monitor_n:
+            raise ValueError(f"monitor_n={cfg.monitor_n} needs at least {2 * cfg.monitor_n} domain_a images "
+                             f"(half held out at most); got {len(xa_all)}. Lower monitor_n.")
+        perm = torch.randperm(len(xa_all), generator=torch.Generator().manual_seed(seed + 2))
+        held, keep = perm[:cfg.monitor_n], perm[cfg.monitor_n:].sort().values
+        held_a, held_y = xa_all[held], (ya_all[held] if ya_all is not None else None)
+        xa_all, ya_all = xa_all[keep], (ya_all[keep] if ya_all is not None else None)
     size = list(xa_all.shape[-2:])
     cfg = replace(cfg, gen=replace(cfg.gen, image_size=size))
     device = torch.device(device)
@@ -264,23 +338,53 @@ def fit_munit(
     check_discriminator({"domain_a": trainer.dis_a, "domain_b": trainer.dis_b}, cfg.dis, xa_all, xb_all, device)
     rng = torch.Generator().manual_seed(seed)
     samplers = {"a": EpochSampler(len(xa_all), rng), "b": EpochSampler(len(xb_all), rng)}
-    start = 0
+    frozen = FrozenClassifier(classifier, device) if classifier is not None else None
+    trainer.classifier = frozen
+    monitor = None
+    if held is not None:
+        b_idx = torch.randperm(len(xb_all), generator=torch.Generator().manual_seed(seed + 3))[:cfg.monitor_n]
+        m_deltas = torch.randn(cfg.monitor_n, cfg.gen.style_dim, generator=torch.Generator().manual_seed(seed + 4))
+        monitor = FitMonitor(frozen, batch_images(held_a, torch.arange(len(held_a)), device), held_y,
+                             batch_images(xb_all, b_idx, device), m_deltas.to(device), kid_w=cfg.monitor_kid_w,
+                             stat_w=cfg.monitor_stat_w, patience=cfg.patience if cfg.until == "plateau" else 0,
+                             min_delta=cfg.min_delta, seed=seed)
+    start, best_G = 0, None
     if resume:
         start = restore_run(ckpt, FAMILY, trainer, rng, samplers, lambda saved: _config_mismatch(saved, cfg))
+        # A run killed before its first checkpoint restarts from 0 (restore_run): nothing to read.
+        saved_monitor = read_checkpoint(ckpt).state.get("monitor") if ckpt.is_file() else None
+        if monitor is not None and saved_monitor is not None:
+            monitor.load_state_dict(saved_monitor)
+            if (out / "best").is_dir():
+                best_G = MunitGenerator.from_pretrained(out / "best").to(device)
+    info = dict(training_info or {})
+    info["objective"] = describe_objective(cfg)
+    if cfg.label_w > 0 or cfg.structure_w > 0 or cfg.diversity_w > 0:
+        info.setdefault("trainer", "nuisance_zoo.learned.fit (MUNIT objective, Table 12 weights, + label/structure/"
+                                   "diversity terms of nuisance_zoo.learned.fit_terms)")
 
     ga, gb, grid_deltas, run, bar, log = loop_setup(xa_all, xb_all, cfg, cfg.gen.style_dim, seed, start, out,
                                                     device, progress, desc="fit")
+    if monitor is not None:
+        run["monitor"] = monitor.state_dict()
     t0, snapshots = time.perf_counter(), set(int(s) for s in snapshots)
+    done = start
+    stopped = monitor is not None and monitor.should_stop()  # a resumed run that had already plateaued
     trainer.train()
     try:
         for it in range(start, cfg.iterations):
+            if stopped:
+                break
             lr = trainer.set_lr(it)
             bs = cfg.batch_size
-            x_a = trainer.gen_a.gen.to_internal(batch_images(xa_all, samplers["a"].next(bs), device))
+            idx_a = samplers["a"].next(bs)
+            x_a = trainer.gen_a.gen.to_internal(batch_images(xa_all, idx_a, device))
             x_b = trainer.gen_b.gen.to_internal(batch_images(xb_all, samplers["b"].next(bs), device))
-            s = torch.randn(4, bs, cfg.gen.style_dim, generator=rng).to(device)
+            # A fifth draw only when the diversity term needs it: default runs keep today's random stream.
+            s = torch.randn(5 if cfg.diversity_w > 0 else 4, bs, cfg.gen.style_dim, generator=rng).to(device)
+            y_a = ya_all[idx_a].to(device) if ya_all is not None else None
             losses = trainer.dis_step(x_a, x_b, s[0], s[1])
-            losses.update(trainer.gen_step(x_a, x_b, s[2], s[3]))
+            losses.update(trainer.gen_step(x_a, x_b, s[2], s[3], y_a=y_a, s_b2=s[4] if len(s) > 4 else None))
             done = it + 1
             if not all(math.isfinite(v) for v in losses.values()):
                 raise RuntimeError(f"fit: a loss became non-finite at iteration {done}: {losses}. Lower the learning "
@@ -293,17 +397,25 @@ def fit_munit(
                     log.flush()
                 if bar is not None:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+            if monitor is not None and (done % cfg.monitor_every == 0 or done == cfg.iterations):
+                entry = _check(monitor, trainer, done, out, log, bar)
+                if entry["improved"]:
+                    best_G = trainer.generator_a2b().eval()
+                    if out is not None:
+                        _save_model(best_G, out / "best", done, {**info, "selected_iteration": done}, "best")
+                stopped = monitor.should_stop()
+                run["monitor"] = monitor.state_dict()
             if bar is not None:
                 bar.update(1)
             if out is None:
                 continue
             run["iteration"] = done
-            if cfg.grid_every and (done % cfg.grid_every == 0 or done == cfg.iterations):
+            last = done == cfg.iterations or stopped
+            if cfg.grid_every and (done % cfg.grid_every == 0 or last):
                 _save_grid(out / "grids" / f"iter_{done:07d}.png", trainer, ga, gb, grid_deltas)
             if done in snapshots:  # before the checkpoint, so that a resume from it redoes a cut snapshot
-                _save_model(trainer.generator_a2b(), out / "snapshots" / f"iter_{done:07d}", done, training_info,
-                            "snapshot")
-            if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.iterations:
+                _save_model(trainer.generator_a2b(), out / "snapshots" / f"iter_{done:07d}", done, info, "snapshot")
+            if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or last:
                 save_run_checkpoint(ckpt, FAMILY, trainer, run, rng, samplers)
     finally:
         if bar is not None:
@@ -312,9 +424,43 @@ def fit_munit(
             log.close()
 
     G = trainer.generator_a2b().eval()
+    if monitor is not None:
+        info["monitor"] = {"best_score": monitor.best, "best_iteration": monitor.best_iteration,
+                           "stopped_at": done, "until": cfg.until,
+                           "best": next((e for e in monitor.history if e["iteration"] == monitor.best_iteration), None)}
+        if cfg.until == "plateau" and best_G is not None:
+            G = best_G.eval()
+            info["selected_iteration"] = monitor.best_iteration
     if out is not None:
-        _save_model(G, out / "model", cfg.iterations, training_info)
+        _save_model(G, out / "model", done, info)
     return G
+
+
+def describe_objective(cfg: FitConfig) -> dict:
+    """The loss weights and monitoring of a fit, for the model card's ``training`` section."""
+    return {"gan_w": cfg.gan_w, "recon_x_w": cfg.recon_x_w, "recon_c_w": cfg.recon_c_w, "recon_s_w": cfg.recon_s_w,
+            "recon_x_cyc_w": cfg.recon_x_cyc_w, "label_w": cfg.label_w, "label_mode": cfg.label_mode,
+            "structure_w": cfg.structure_w, "diversity_w": cfg.diversity_w, "diversity_cap": cfg.diversity_cap,
+            "monitor_every": cfg.monitor_every, "monitor_n": cfg.monitor_n, "until": cfg.until,
+            "patience": cfg.patience, "min_delta": cfg.min_delta}
+
+
+def _check(monitor: FitMonitor, trainer: MunitTrainer, done: int, out: Path | None, log: Any, bar: Any) -> dict:
+    """One monitor check: measure, log to log.jsonl, redraw the plot, show it on the bar."""
+    trainer.eval()
+    try:
+        entry = monitor.measure(trainer.generate_a2b, done)
+    finally:
+        trainer.train()
+    if log is not None:
+        log.write(json.dumps({"iteration": done, "monitor": entry}) + "\n")
+        log.flush()
+    if out is not None:
+        with atomic_file(out / "monitor.png", "plot") as tmp:  # renamed into place whole, like the grids
+            save_plot(tmp, monitor.history)
+    if bar is not None:
+        bar.set_postfix(monitor.postfix(), refresh=False)
+    return entry
 
 
 def _save_model(G: MunitGenerator, folder: Path, iterations: int, training_info: dict | None,
@@ -331,5 +477,6 @@ def _config_mismatch(saved: dict, cfg: FitConfig) -> list[str]:
     """The fields of ``cfg`` that a resume cannot change from the interrupted run's ``saved`` config."""
     old = FitConfig.from_dict(saved)
     return [k for k in ("gen", "dis", "lr", "betas", "weight_decay", "lr_step", "lr_gamma", "gan_w",
-                        "recon_x_w", "recon_c_w", "recon_s_w", "recon_x_cyc_w", "batch_size")
+                        "recon_x_w", "recon_c_w", "recon_s_w", "recon_x_cyc_w", "batch_size", "label_w",
+                        "label_mode", "structure_w", "diversity_w", "diversity_cap", "monitor_every", "monitor_n")
             if getattr(old, k) != getattr(cfg, k)]
