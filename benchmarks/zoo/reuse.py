@@ -22,33 +22,13 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import nuisance_zoo as nz
-from nuisance_zoo.data import ImageDataset, colorize, load_dataset
+from nuisance_zoo.data import colorize, load_dataset
 from nuisance_zoo.eval.grid import save_image_grid
+from nuisance_zoo.reproduce.data import render_letters  # the one renderer, shared with reproduce t5-letters
 from nuisance_zoo.training.trainer import train
-
-
-def render_letters(per_class: int, seed: int) -> ImageDataset:
-    """26 classes of capital letters, white strokes on black, 28×28 uint8, randomly placed and posed."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    rng = np.random.default_rng(seed)
-    xs, ys = [], []
-    for label in range(26):
-        ch = chr(ord("A") + label)
-        for _ in range(per_class):
-            font = ImageFont.load_default(size=int(rng.integers(16, 25)))
-            im = Image.new("L", (56, 56))
-            ImageDraw.Draw(im).text((28 + rng.normal(0, 2), 28 + rng.normal(0, 2)), ch, fill=255, font=font,
-                                    anchor="mm", stroke_width=int(rng.integers(1, 3)), stroke_fill=255)
-            im = im.rotate(float(rng.uniform(-15, 15)), resample=Image.BILINEAR).resize((28, 28), Image.BILINEAR)
-            xs.append(np.asarray(im))
-            ys.append(label)
-    x = torch.from_numpy(np.stack(xs)).unsqueeze(1)
-    return ImageDataset(x=x, y=torch.tensor(ys), name=f"letters(seed={seed})", classes=[chr(65 + i) for i in range(26)])
 
 
 def main(argv=None) -> None:

@@ -257,35 +257,10 @@ def fit_munit(
 ) -> MunitGenerator:
     """Learn ``G(x, δ)`` mapping domain A to domain B with MUNIT's objective.
 
-    Args:
-        domain_a, domain_b: the two unpaired image sets: :class:`nuisance_zoo.data.ImageDataset`
-            (its ``.x``), or tensors/arrays ``(N, C, H, W)`` (uint8, or float in [0, 1]).
-        config: ``"small"``, ``"paper"``, a JSON/YAML file (zoo or MUNIT spelling), a dict or a
-            :class:`~nuisance_zoo.learned.config.FitConfig`.
-        iterations, batch_size, grid_every, checkpoint_every: override the config's values.
-        out_dir: where grids (``grids/iter_XXXXXXX.png``), the checkpoint
-            (``checkpoint.safetensors`` + ``checkpoint.json``), the loss log (``log.jsonl``),
-            ``snapshots/`` and the final ``model/`` folder go, each renamed into place whole. None:
-            nothing is written. The run holds ``out_dir/.lock``: a second run into the same folder
-            raises :class:`~nuisance_zoo.run_lock.RunLockedError` naming this run's pid.
-        resume: continue from ``out_dir``'s checkpoint (an error if there is none). The config
-            and data must be those of the interrupted run; ``iterations`` may be raised.
-        seed: seeds initialisation, data order and style draws.
-        device: where to train (``"cpu"``, ``"cuda"``); random draws are made on the CPU so
-            that a seed means the same run everywhere.
-        progress: show a tqdm bar with the loss terms.
-        log_every: write the loss terms to ``log.jsonl`` (and the bar) every this many iterations.
-        snapshots: iterations after which to save the A→B generator to
-            ``out_dir/snapshots/iter_XXXXXXX`` (the paper's Section 7.2 compares such snapshots).
-        training_info: extra facts for the saved model's card (``domains``, ``selection``, ...).
-        overwrite: start afresh in an ``out_dir`` that already holds a checkpoint (otherwise an
-            error: a run is never replaced silently); the previous run's outputs are deleted first.
-        classifier: a classifier of domain A ([0, 1] images → logits), used frozen by the label
-            term (``label_w``) and the monitor (``monitor_every``); its weights are never updated.
-        labels_a: domain A's labels (default: ``domain_a.y`` when it has them).
-        until: ``"plateau"`` or ``"iterations"`` (overrides the config's; see
-            :class:`~nuisance_zoo.learned.config.FitConfig`).
-        monitor_every: override the config's monitor interval (0: no monitor).
+    Same arguments, outputs and files as :func:`nuisance_zoo.learned.fit.fit` (which calls this
+    for every config but ``"structured"``; its docstring describes each argument once), with
+    ``config`` one of ``"small"``, ``"small-keep"``, ``"paper"``, a JSON/YAML file (zoo or
+    MUNIT spelling), a dict or a :class:`~nuisance_zoo.learned.config.FitConfig`.
 
     Returns:
         The A→B generator in eval mode, on ``device``: with ``until="plateau"`` the best-scoring
