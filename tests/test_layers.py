@@ -19,6 +19,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / PACKAGE
 # (module or package prefix, group); the longest matching prefix wins.
 GROUPS: dict[str, str] = {
     "nuisance_zoo.base": "base",
+    "nuisance_zoo.checks": "base",
     "nuisance_zoo.version": "base",
     "nuisance_zoo.checkpoint": "base",
     "nuisance_zoo.run_lock": "base",
@@ -56,7 +57,7 @@ DATA_IMPORTERS = {"training", "eval", "app"}
 DATA_IMPORTER_MODULES = ("nuisance_zoo.learned.fit",)  # learned.fit* take data from it
 
 #: Modules that import nothing from the package at all.
-LEAVES = {"nuisance_zoo.base", "nuisance_zoo.version", "nuisance_zoo.checkpoint", "nuisance_zoo.model_folder",
+LEAVES = {"nuisance_zoo.checks", "nuisance_zoo.version", "nuisance_zoo.checkpoint", "nuisance_zoo.model_folder",
           "nuisance_zoo.run_lock"}
 
 
@@ -127,6 +128,8 @@ def violation(imp: Import) -> str | None:
         return f"{where}: {missing} has no layer; add it to GROUPS in tests/test_layers.py and docs/architecture.md"
     if imp.importer in LEAVES:
         return f"{where}: {imp.importer} must import nothing from the package"
+    if imp.importer == "nuisance_zoo.base" and imp.target != "nuisance_zoo.checks":
+        return f"{where}: nuisance_zoo.base may import only nuisance_zoo.checks from the package"
     private = [n for n in imp.names if n.startswith("_") and not (n.startswith("__") and n.endswith("__"))]
     if private and imp.target != imp.importer:
         return f"{where}: private name(s) {private} used across modules; make them public where they live"
