@@ -63,6 +63,8 @@ class MATWrapper(ModelBasedWrapper):
             and ``None``: the batch in one call (the steps are sequential: there is no ``k·B``
             batch to split).
         generator: ``torch.Generator`` for the random start.
+        memory_format: the classifier's input layout, ``"auto"`` (channels_last on CPU),
+            ``"channels_last"`` or ``"preserve"`` (see :class:`ModelBasedWrapper`).
 
     Shape:
         - x: ``(B, C, H, W)`` float in [0, 1]; y: ``(B,)``.
@@ -92,6 +94,7 @@ class MATWrapper(ModelBasedWrapper):
         criterion: nn.Module | Callable[..., Tensor] | None = None,
         chunk: int | str | None = AUTO,
         generator: torch.Generator | None = None,
+        memory_format: str = "auto",
     ) -> None:
         if isinstance(G, NuisanceModel) and not G.differentiable:
             parts = [type(m).__name__ for m in G.parts() if not m.differentiable and m is not G]
@@ -101,7 +104,8 @@ class MATWrapper(ModelBasedWrapper):
                 f"{type(G).__name__}{which} has differentiable=False. Use MRTWrapper (worst of "
                 f"k random draws) or MDAWrapper (k random draws), which only sample δ."
             )
-        super().__init__(model, G, k=k, lam=lam, criterion=criterion, chunk=chunk, generator=generator)
+        super().__init__(model, G, k=k, lam=lam, criterion=criterion, chunk=chunk, generator=generator,
+                         memory_format=memory_format)
         step_size = 2.5 / max(self.k, 1) if step_size is None else check_range(
             "step_size", step_size, 0, open_low=True, why="α; a step <= 0 would not ascend", model=type(self).__name__)
         self.step_size = step_size
@@ -189,10 +193,10 @@ class MATWrapper(ModelBasedWrapper):
         if size >= n:
             # One backward through the classifier and G together: no second autograd call and
             # no copy of the image gradient in between.
-            loss = self._loss(self._like(images.to(x.dtype), x), y).sum()
+            loss = self._loss(self._for_classifier(images.to(x.dtype), x), y).sum()
             (grad,) = torch.autograd.grad(loss, delta)
             return grad
-        inputs = self._like(images.detach().to(x.dtype), x)
+        inputs = self._for_classifier(images.detach().to(x.dtype), x)
         grads = []
         for s in range(0, n, size):
             part = inputs[s:s + size].detach().requires_grad_(True)

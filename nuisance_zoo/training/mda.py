@@ -34,6 +34,8 @@ class MDAWrapper(ModelBasedWrapper):
         chunk: how the draws are split into G calls: ``"auto"`` (timed once), ``None`` (one
             call) or an int (images per call; see :class:`ModelBasedWrapper`).
         generator: ``torch.Generator`` for the δ draws.
+        memory_format: the classifier's input layout, ``"auto"`` (channels_last on CPU),
+            ``"channels_last"`` or ``"preserve"`` (see :class:`ModelBasedWrapper`).
 
     Shape:
         - x: ``(B, C, H, W)`` in [0, 1]; y: ``(B,)``.
@@ -62,8 +64,10 @@ class MDAWrapper(ModelBasedWrapper):
         criterion: nn.Module | Callable[..., Tensor] | None = None,
         chunk: int | str | None = AUTO,
         generator: torch.Generator | None = None,
+        memory_format: str = "auto",
     ) -> None:
-        super().__init__(model, G, k=k, lam=lam, criterion=criterion, chunk=chunk, generator=generator)
+        super().__init__(model, G, k=k, lam=lam, criterion=criterion, chunk=chunk, generator=generator,
+                         memory_format=memory_format)
 
     def augment(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Clean batch followed by ``k`` draws per image (draw-major), weights ``λ/m`` and ``1/m``."""

@@ -52,6 +52,8 @@ class MRTWrapper(ModelBasedWrapper):
         chunk: how the search is split: ``"auto"`` (timed once), ``None`` (one G call, one
             classifier call) or an int (images per classifier call; see :class:`ModelBasedWrapper`).
         generator: ``torch.Generator`` for the δ draws.
+        memory_format: the classifier's input layout, ``"auto"`` (channels_last on CPU),
+            ``"channels_last"`` or ``"preserve"`` (see :class:`ModelBasedWrapper`).
 
     Shape:
         - x: ``(B, C, H, W)`` in [0, 1]; y: ``(B,)``.
@@ -80,8 +82,10 @@ class MRTWrapper(ModelBasedWrapper):
         criterion: nn.Module | Callable[..., Tensor] | None = None,
         chunk: int | str | None = AUTO,
         generator: torch.Generator | None = None,
+        memory_format: str = "auto",
     ) -> None:
-        super().__init__(model, G, k=k, lam=lam, criterion=criterion, chunk=chunk, generator=generator)
+        super().__init__(model, G, k=k, lam=lam, criterion=criterion, chunk=chunk, generator=generator,
+                         memory_format=memory_format)
         if selection not in _SELECTIONS:
             raise ValueError(f"selection must be 'batch' (Algorithm 1) or 'sample' (per-image worst draw), got {selection!r}.")
         self.selection = selection
@@ -118,7 +122,7 @@ class MRTWrapper(ModelBasedWrapper):
         images = self._decode(x, delta, content)
         d, b = images.shape[:2]
         with search_mode(self.model, grad=False):
-            losses = self.per_sample_loss(self._like(images.flatten(0, 1), x), y.repeat(d, *([1] * (y.ndim - 1))), size)
+            losses = self.per_sample_loss(self._for_classifier(images.flatten(0, 1), x), y.repeat(d, *([1] * (y.ndim - 1))), size)
         return images, losses.view(d, b)
 
     def augment(self, x: Tensor, y: Tensor, delta: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:

@@ -44,6 +44,8 @@ class PGDWrapper(MATWrapper):
         generator: ``torch.Generator`` for the random start.
         G: an additive model to use instead of ``nz.load("additive-linf", shape=image_shape,
             eps=eps)``.
+        memory_format: the classifier's input layout, ``"auto"`` (channels_last on CPU),
+            ``"channels_last"`` or ``"preserve"`` (see :class:`ModelBasedWrapper`).
 
     Shape:
         - x: ``(B, C, H, W)`` float in [0, 1]; y: ``(B,)``.
@@ -73,6 +75,7 @@ class PGDWrapper(MATWrapper):
         chunk: int | str | None = AUTO,
         generator: torch.Generator | None = None,
         G: NuisanceModel | None = None,
+        memory_format: str = "auto",
     ) -> None:
         eps = check_range("eps", eps, 0, open_low=True, why="the ℓ∞ radius", model="PGDWrapper")
         if G is None:
@@ -86,7 +89,7 @@ class PGDWrapper(MATWrapper):
             G = load("additive-linf", shape=tuple(int(s) for s in image_shape), eps=eps)
         super().__init__(model, G, k=steps, step_size=step_size, lam=lam, sign=sign,
                          random_start=random_start, criterion=criterion, chunk=chunk,
-                         generator=generator)
+                         generator=generator, memory_format=memory_format)
         self.eps = eps
 
     def _relative_step(self, like: Tensor) -> Tensor:

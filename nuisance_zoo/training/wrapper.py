@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from ..base import NuisanceModel, check_image, check_range
 from .inputs import check_label_values, check_labels, check_logits
 
-__all__ = ["ModelBasedWrapper", "per_sample_criterion", "AUTO"]
+__all__ = ["ModelBasedWrapper", "per_sample_criterion", "AUTO", "MEMORY_FORMATS"]
 
 #: The default ``chunk``: each wrapper measures, once per configuration, how to split its inner
 #: search (see :meth:`ModelBasedWrapper.search_plan`).
@@ -39,6 +39,8 @@ AUTO = "auto"
 # A plan within this fraction of the fastest is taken as a tie; ties go to fewer, larger calls
 # (timing noise on a shared machine is a few per cent; one big batch keeps an accelerator busiest).
 _PLAN_TIE = 0.05
+#: The ``memory_format`` choices of the wrappers (see :class:`ModelBasedWrapper`).
+MEMORY_FORMATS = ("auto", "channels_last", "preserve")
 
 
 class _FunctionalCriterion(nn.Module):
@@ -176,6 +178,19 @@ class ModelBasedWrapper(nn.Module):
             image per call some BLAS kernels round differently). To bound the update's memory,
             use a smaller batch with gradient accumulation.
         generator: ``torch.Generator`` for the δ draws (on the device of the data).
+        memory_format: the layout of the image batches the wrapper gives the classifier (the
+            search's candidates and the update's clean + generated batch). ``"auto"``
+            (default): ``channels_last`` on CPU, where oneDNN's convolutions run it 1.1-2×
+            faster than the contiguous layout for the paper's CNN and resnet18 at 32×32
+            (``benchmarks/training_step.py``; docs/benchmarks.md), and the layout of ``x``
+            elsewhere (on an accelerator channels_last pays with autocast: pass channels_last
+            inputs, or ``"channels_last"``). A classifier that cannot take channels_last inputs
+            (e.g. it calls ``.view`` on a conv output) is detected by one forward on two images
+            in eval mode at its first step, and gets the contiguous layout. ``"channels_last"``:
+            always (no probe); ``"preserve"``: the layout of ``x``. The layout is a fixed rule,
+            never timed, so the same seed gives the same result on the same machine; the values
+            may differ from the contiguous layout's in the last bits, as with any kernel change.
+            A ``torch.compile``'d classifier is not probed and gets the layout of ``x``.
 
     Shape:
         - x: ``(B, C, H, W)``, float in [0, 1] (uint8 is accepted by MDA and MRT and passed to
@@ -205,6 +220,7 @@ class ModelBasedWrapper(nn.Module):
         criterion: nn.Module | Callable[..., Tensor] | None = None,
         chunk: int | str | None = AUTO,
         generator: torch.Generator | None = None,
+        memory_format: str = "auto",
     ) -> None:
         super().__init__()
         if not isinstance(model, nn.Module):
@@ -224,6 +240,9 @@ class ModelBasedWrapper(nn.Module):
                                 model=who)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"{who}: generator must be a torch.Generator or None, got {type(generator).__name__}.")
+        if memory_format not in MEMORY_FORMATS:
+            raise ValueError(f"{who}: memory_format must be one of {', '.join(map(repr, MEMORY_FORMATS))}, "
+                             f"got {memory_format!r}.")
         self.model = model
         self.G = G
         self.G.requires_grad_(False)
@@ -236,6 +255,9 @@ class ModelBasedWrapper(nn.Module):
         self._default_criterion = criterion is None  # then y must be cross-entropy targets (checked per step)
         # Draws per piece of the inner search, chosen by search_plan, per configuration.
         self._plans: dict[tuple, int] = {}
+        self.memory_format = memory_format
+        # Whether the classifier (by identity) accepts channels_last inputs, probed once ("auto").
+        self._takes_channels_last: dict[int, bool] = {}
 
     # ------------------------------------------------------------------ nn.Module behaviour
     def train(self, mode: bool = True) -> "ModelBasedWrapper":
@@ -250,7 +272,8 @@ class ModelBasedWrapper(nn.Module):
         return self
 
     def extra_repr(self) -> str:
-        return f"k={self.k}, lam={self.lam}, chunk={self.chunk!r}"
+        layout = "" if self.memory_format == "auto" else f", memory_format={self.memory_format!r}"
+        return f"k={self.k}, lam={self.lam}, chunk={self.chunk!r}{layout}"
 
     # ------------------------------------------------------------------ public API
     def forward(self, x: Tensor, y: Tensor | None = None, delta: Tensor | None = None) -> Tensor:
@@ -489,14 +512,37 @@ class ModelBasedWrapper(nn.Module):
         outs = [self._decode(x, part, content) for part in delta.split(per_call)]
         return (outs[0] if len(outs) == 1 else torch.cat(outs)), delta
 
-    @staticmethod
-    def _like(images: Tensor, x: Tensor) -> Tensor:
-        """Give a 4-d batch for the classifier the memory format of ``x`` (channels_last
-        inputs usually mean a channels_last classifier; G's outputs are contiguous)."""
-        if (images.ndim == 4 and x.shape[1] > 1 and not x.is_contiguous()
-                and x.is_contiguous(memory_format=torch.channels_last)):
+    def _for_classifier(self, images: Tensor, x: Tensor) -> Tensor:
+        """Give a 4-d batch for the classifier the layout of ``memory_format`` (see the class
+        docstring; G's outputs are contiguous)."""
+        if images.ndim == 4 and self._channels_last(x):
             return images.contiguous(memory_format=torch.channels_last)
         return images
+
+    def _channels_last(self, x: Tensor) -> bool:
+        """Whether the classifier gets channels_last batches for the batch ``x``."""
+        if x.ndim != 4 or x.shape[1] <= 1:  # one channel: both layouts are the same
+            return False
+        if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+            return True  # the caller's own choice
+        if self.memory_format != "auto":
+            return self.memory_format == "channels_last"
+        if x.device.type != "cpu" or getattr(self.model, "_orig_mod", None) is not None \
+                or torch.compiler.is_compiling():
+            return False
+        key = id(self.model)
+        if key not in self._takes_channels_last:
+            self._takes_channels_last[key] = self._probe_channels_last(x)
+        return self._takes_channels_last[key]
+
+    def _probe_channels_last(self, x: Tensor) -> bool:
+        """One eval-mode forward of two images in channels_last: does the classifier take them?"""
+        try:
+            with search_mode(self.model, grad=False):
+                self.model(x[:2].contiguous(memory_format=torch.channels_last))
+        except Exception:  # e.g. `.view` on a conv output: the classifier needs contiguous inputs
+            return False
+        return True
 
     def _assemble(self, x: Tensor, y: Tensor, generated: Tensor, per_image: int) -> tuple[Tensor, Tensor, Tensor]:
         """Clean batch + generated images ``(n·B, ...)`` (draw-major), with their weights."""
@@ -504,7 +550,7 @@ class ModelBasedWrapper(nn.Module):
         if self._default_criterion and not y.is_floating_point():
             y = y.long()  # int32/uint8 class indices (accepted by _check_batch); a no-op for int64
         images = torch.cat([x, generated.to(x.dtype)])
-        images = self._like(images, x)
+        images = self._for_classifier(images, x)
         targets = torch.cat([y] * (per_image + 1))
         m = max(b, 1)  # B = 0: no weights to fill, and no division by zero
         weights = torch.full((images.shape[0],), 1.0 / m, device=x.device, dtype=torch.float32)

@@ -78,7 +78,8 @@ def test_every_plan_gives_the_same_loss_and_gradients_bit_for_bit(kind, G_name):
             expected = {("chunk", B): [B] * K, ("chunk", 2 * B): [2 * B, B], ("chunk", K * B): [K * B],
                         ("chunk", 4): [4, 2] * K, ("auto", 1): [B] * K, ("auto", 2): [2 * B, B],
                         ("auto", K): [K * B]}[plan]
-            assert log == expected, (plan, log)
+            # The first eval call is the channels_last probe (memory_format="auto" on CPU).
+            assert log == [2] + expected, (plan, log)
 
 
 def test_auto_plan_is_measured_once_per_configuration_and_picks_the_fastest(monkeypatch):

@@ -278,6 +278,8 @@ def test_search_leaves_classifier_state_untouched(kind):
     for key, v in stats.items():
         assert torch.equal(v, net[2].state_dict()[key])
     log = counter(net).log
+    assert log[0] == (2, False, False)  # the channels_last probe (memory_format="auto" on CPU)
+    log = log[1:]
     assert log and all(not training for _, training, _ in log), "the classifier must be in eval mode"
     assert all(grad == (kind == "mat") for _, _, grad in log)
 
@@ -299,7 +301,8 @@ def test_one_encode_one_batched_decode_and_one_update_forward(kind):
     w = make(kind, net, G, chunk=None)  # one piece; "auto" is tested in test_search_plan.py
     x, y = batch()
     w(x, y, delta_for(kind, G))
-    log = counter(net).log
+    probe, *log = counter(net).log
+    assert probe == (2, False, False)  # channels_last probe, once per classifier (see test_memory_format.py)
     if kind == "mda":
         assert G.calls == {"encode": 1, "decode": 1, "decode_rows": K * B}
         assert log == [((K + 1) * B, True, True)]
