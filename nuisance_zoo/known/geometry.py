@@ -34,7 +34,7 @@ from ._blur import separable_blur
 from ._checks import check_choice, check_range
 from .levels import ChallengeSpec
 
-__all__ = ["Rotation", "Affine", "GaussianBlur", "affine_theta", "affine_pixel_matrix", "CHALLENGES"]
+__all__ = ["Rotation", "Affine", "GaussianBlur", "affine_theta", "CHALLENGES"]
 
 _PADDING_MODES = ("zeros", "border", "reflection")
 _BLUR_PADDING_MODES = ("reflect", "replicate")
@@ -87,39 +87,7 @@ def affine_theta(
     return torch.stack([row0, row1], dim=-2)
 
 
-def affine_pixel_matrix(
-    angle_deg: Tensor,
-    log2_scale: Tensor,
-    tx: Tensor,
-    ty: Tensor,
-    shear_deg: Tensor,
-    height: int,
-    width: int,
-) -> Tensor:
-    r"""The ``(B, 2, 3)`` forward map of :func:`affine_theta` in pixel coordinates (kornia's ``M``).
-
-    ``p_out = A (p_in − c) + c + (tx·W, ty·H)`` with ``c = ((W−1)/2, (H−1)/2)`` the centre of the
-    pixel grid (pixel ``i`` at coordinate ``i``) and ``A = s P R(θ) Sh(φ) P`` written out as
-    ``s · [[cos θ, sin θ − cos θ tan φ], [−sin θ, cos θ + sin θ tan φ]]``; the inverse of ``A`` is
-    the linear part of :func:`affine_theta` up to the aspect-ratio factors. This is the matrix
-    ``kornia.geometry.transform.warp_affine`` takes.
-    """
-    a = torch.deg2rad(angle_deg)
-    c, s = torch.cos(a), torch.sin(a)
-    t = torch.tan(torch.deg2rad(shear_deg))
-    scale = torch.exp2(log2_scale)
-    a00, a01 = scale * c, scale * (s - c * t)
-    a10, a11 = -scale * s, scale * (c + s * t)
-    cx, cy = (width - 1) / 2, (height - 1) / 2
-    b0 = cx - (a00 * cx + a01 * cy) + tx * width
-    b1 = cy - (a10 * cx + a11 * cy) + ty * height
-    row0 = torch.stack([a00, a01, b0], dim=-1)
-    row1 = torch.stack([a10, a11, b1], dim=-1)
-    return torch.stack([row0, row1], dim=-2)
-
-
 def _warp(x: Tensor, theta: Tensor, padding_mode: str) -> Tensor:
-    """The reference warp: ``F.affine_grid`` + ``F.grid_sample`` of :func:`affine_theta`'s matrix."""
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
 
@@ -170,11 +138,10 @@ class Rotation(NuisanceModel):
 
     def decode(self, content: Tensor, delta: Tensor) -> Tensor:
         x = content
-        # kornia's rotate: the same map and sampling as _warp(affine_theta(δ, 0, 0, 0, 0)), faster
-        # (it builds the grid with broadcast multiply-adds; benchmarks/kornia_functional.py).
-        from kornia.geometry.transform import rotate
-
-        return rotate(x, delta[:, 0], mode="bilinear", padding_mode=self.padding_mode, align_corners=False)
+        angle = delta[:, 0]
+        zero = torch.zeros_like(angle)
+        theta = affine_theta(angle, zero, zero, zero, zero, x.shape[-2], x.shape[-1])
+        return _warp(x, theta, self.padding_mode)
 
 
 @register_model("affine")
@@ -251,13 +218,8 @@ class Affine(NuisanceModel):
 
     def decode(self, content: Tensor, delta: Tensor) -> Tensor:
         x = content
-        # kornia's warp_affine: the same map and sampling as _warp(affine_theta(δ)), faster (it builds
-        # the grid with broadcast multiply-adds; benchmarks/kornia_functional.py).
-        from kornia.geometry.transform import warp_affine
-
-        h, w = x.shape[-2:]
-        m = affine_pixel_matrix(*delta.unbind(dim=-1), h, w)
-        return warp_affine(x, m, (h, w), mode="bilinear", padding_mode=self.padding_mode, align_corners=False)
+        theta = affine_theta(*delta.unbind(dim=-1), x.shape[-2], x.shape[-1])
+        return _warp(x, theta, self.padding_mode)
 
 
 @register_model("gaussian-blur")

@@ -209,23 +209,3 @@ class TestBlurChallenge:
         mids = col([(lo + hi) / 2 for lo, hi in zip(lows, highs)])
         variances = [x.var().item()] + [G(x, mids[i : i + 1]).var().item() for i in range(5)]
         assert all(a > b for a, b in zip(variances, variances[1:])), variances
-
-
-@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
-@pytest.mark.parametrize("hw", [(8, 8), (9, 5), (6, 10)])
-def test_kornia_warps_equal_the_reference_warp(padding_mode, hw):
-    # rotation and affine decode with kornia's rotate / warp_affine (faster on CPU; judged by
-    # benchmarks/kornia_functional.py); the maths is affine_theta + F.affine_grid + F.grid_sample.
-    from nuisance_zoo.known.geometry import _warp, affine_theta
-
-    h, w = hw
-    x = rand_image(b=4, c=3, h=h, w=w, dtype=torch.float32)
-    G = Affine(max_degrees=45, max_translate=0.2, max_shear=20, padding_mode=padding_mode)
-    d = G.sample_delta(4, generator=torch.Generator().manual_seed(0))
-    ref = _warp(x, affine_theta(*d.unbind(-1), h, w), padding_mode)
-    torch.testing.assert_close(G(x, d), ref, atol=1e-5, rtol=0)
-    R = Rotation(max_degrees=180, padding_mode=padding_mode)
-    a = R.sample_delta(4, generator=torch.Generator().manual_seed(1))
-    zero = torch.zeros_like(a[:, 0])
-    ref = _warp(x, affine_theta(a[:, 0], zero, zero, zero, zero, h, w), padding_mode)
-    torch.testing.assert_close(R(x, a), ref, atol=1e-5, rtol=0)
