@@ -285,7 +285,7 @@ def _why_not(row: dict, chk: dict) -> str:
         why.append("∂/∂x not finite at black")
     if chk["gradcheck"] != "yes":
         why.append("gradcheck fails")
-    return "**switch**" if not why else "keep ours (" + ", ".join(why) + ")"
+    return "**qualifies in this run**" if not why else "keep ours (" + ", ".join(why) + ")"
 
 
 def table(rows: list[dict], chks: dict[str, dict]) -> str:
