@@ -81,3 +81,12 @@ def test_accelerator_flags_run_on_cpu(out):
                                        "gpu_known_models", "--out", str(out)])
     assert rows[0]["ours"] > 0
     assert "| brightness |" in _section(out.read_text(), "gpu_known_models")
+
+
+def test_kornia_functional_smoke(out):
+    rows = _load("kornia_functional").main(["--quick", "--reps", "1", "--min-time", "0", "--threads", "1",
+                                            "--models", "brightness", "affine", "--out", str(out)])
+    assert [r["model"] for r in rows] == ["brightness", "affine"]
+    assert all(r["ours"] > 0 and r["kornia"] > 0 and r["diff"] <= 1e-5 and r["grad"] == "yes" for r in rows)
+    body = _section(out.read_text(), "kornia_functional")
+    assert "| brightness |" in body and "adjust_contrast" in body and "rejected" in body
