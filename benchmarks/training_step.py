@@ -432,7 +432,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     where = machine_line(args.threads, load0)
     if CFG["device"].type != "cpu":
         where = f"Device: {device_name(CFG['device'])}, torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
-    lines = [f"## Training step: wrappers vs ideal vs the authors' loop ({args.device}"
+    lines = [f"## Training step: wrappers vs ideal vs the authors' loop ({', '.join(clfs)}, {args.device}"
              f"{', bf16 autocast' if CFG['amp'] else ''}{', channels_last' if args.channels_last else ''}"
              f"{', torch.compile' if args.compile else ''})", "",
              where, "",
