@@ -10,6 +10,7 @@ from .version import __version__
 
 from .base import Compose, NuisanceModel, get_input_checks, input_checks, set_input_checks
 from .registry import (
+    ExperimentalModelWarning,
     PretrainedEntry,
     UnknownModelError,
     info,
@@ -35,7 +36,7 @@ set_challenge_synthesizer(synthesize_challenge)
 __all__ = [
     "NuisanceModel", "Compose", "set_input_checks", "get_input_checks", "input_checks", "load", "list_models", "info", "register_model",
     "register_pretrained", "register_architecture", "PretrainedEntry", "UnknownModelError",
-    "MDAWrapper", "MRTWrapper", "MATWrapper", "PGDWrapper", "ModelBasedWrapper", "train", "evaluate",
+    "ExperimentalModelWarning", "MDAWrapper", "MRTWrapper", "MATWrapper", "PGDWrapper", "ModelBasedWrapper", "train", "evaluate",
     "load_classifier", "fit", "MunitGenerator", "StructuredGenerator",
     "hub", "HubError", "ChecksumMismatchError", "ModelFolderError",
     "ImageDataset", "load_dataset", "curate", "sample_mnist",

@@ -22,10 +22,12 @@ from .base import NuisanceModel
 __all__ = [
     "UnknownModelError", "ModelEntry", "PretrainedEntry", "register_model", "register_pretrained",
     "register_architecture", "unregister", "unregister_architecture", "get_entry", "entries",
-    "pretrained_entries", "get_architecture", "architectures", "create",
+    "pretrained_entries", "get_architecture", "architectures", "create", "EXPERIMENTAL_PREFIX",
 ]
 
 PAPER = "Robey, Hassani, Pappas. Model-Based Robust Deep Learning. 2020"
+#: The name prefix of zoo models that fail the zoo's criteria (``PretrainedEntry.experimental``).
+EXPERIMENTAL_PREFIX = "experimental/"
 
 
 class UnknownModelError(KeyError):
@@ -67,6 +69,10 @@ class PretrainedEntry:
     description: str = ""
     input_size: tuple = (3, 32, 32)
     extra: dict = field(default_factory=dict)
+    #: Why the model is not listed as a zoo model (the criteria its card fails; see
+    #: :func:`nuisance_zoo.zoo.zoo_verdict`), or "" for a listed one. An experimental model is
+    #: loaded as ``"experimental/<name>"``, with a warning.
+    experimental: str = ""
 
 
 # Module-level tables: registration happens at import of the model packages, once per process.
@@ -162,6 +168,13 @@ def get_entry(name: str) -> ModelEntry | PretrainedEntry:
     """
     if name in _MODELS:
         return _MODELS[name]
+    if name.startswith(EXPERIMENTAL_PREFIX):
+        entry = _MODELS.get(name[len(EXPERIMENTAL_PREFIX):])
+        if isinstance(entry, PretrainedEntry) and entry.experimental:
+            return entry
+        if entry is not None:
+            bare = name[len(EXPERIMENTAL_PREFIX):]
+            raise UnknownModelError(f"{bare!r} is not an experimental model; load it as {bare!r}.")
     close = difflib.get_close_matches(name, list(_MODELS), n=5, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise UnknownModelError(

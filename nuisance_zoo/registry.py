@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from . import hub, known, learned, model_folder, zoo  # noqa: F401
 from .base import NuisanceModel
 from .learned.pretrained import PretrainedMixin
 from .catalogue import (
+    EXPERIMENTAL_PREFIX,
     ModelEntry,
     PretrainedEntry,
     UnknownModelError,
@@ -45,26 +47,49 @@ from .catalogue import (
 __all__ = [
     "register_model", "register_pretrained", "register_architecture", "list_models", "load",
     "info", "ModelEntry", "PretrainedEntry", "build_from_folder", "UnknownModelError", "get_entry",
-    "unregister", "unregister_architecture", "summarize_delta_space", "KINDS",
+    "unregister", "unregister_architecture", "summarize_delta_space", "KINDS", "ExperimentalModelWarning",
 ]
 
 
-def list_models(pattern: str = "*", kind: str | None = None) -> list[str]:
+class ExperimentalModelWarning(UserWarning):
+    """A zoo model that fails the zoo's criteria (it changes labels, or training with it does
+    not beat ERM; see :func:`nuisance_zoo.zoo.zoo_verdict`) was loaded."""
+
+
+def _listed_name(name: str, entry) -> str:
+    """The name ``list_models`` shows: ``experimental/<name>`` for an experimental zoo model."""
+    return EXPERIMENTAL_PREFIX + name if getattr(entry, "experimental", "") else name
+
+
+def list_models(pattern: str = "*", kind: str | None = None, experimental: bool = False) -> list[str]:
     """Sorted registered names matching an fnmatch ``pattern`` (e.g. ``"gtsrb-*"``).
 
+    Zoo models that fail the zoo's criteria (``nuisance_zoo.zoo.zoo_verdict``: they change
+    labels, or training with them does not beat ERM) are not listed unless ``experimental``;
+    then they appear as ``"experimental/<name>"``, the name to load them by.
+
     Args:
-        pattern: shell-style wildcard.
+        pattern: shell-style wildcard, matched against the name with and without its
+            ``experimental/`` prefix.
         kind: ``"known"``, ``"learned"`` or ``"composed"`` to filter; None for all.
+        experimental: also list the experimental zoo models.
 
     Example:
         >>> import nuisance_zoo as nz
         >>> "brightness" in nz.list_models(kind="known"), "brightness" in nz.list_models(kind="learned")
         (True, False)
+        >>> "experimental/gtsrb-brightness" in nz.list_models(experimental=True)
+        True
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)} (or None for all), got {kind!r}.")
-    return sorted(n for n, e in entries().items()
-                  if fnmatch.fnmatchcase(n, pattern) and (kind is None or e.kind == kind))
+    out = []
+    for bare, e in entries().items():
+        n = _listed_name(bare, e)
+        if (experimental or n == bare) and (kind is None or e.kind == kind) and (
+                fnmatch.fnmatchcase(n, pattern) or fnmatch.fnmatchcase(bare, pattern)):
+            out.append(n)
+    return sorted(out)
 
 
 #: The kinds a registered name can have (``ModelEntry.kind``); ``info`` reports compositions as "composed".
@@ -156,9 +181,23 @@ def load(name: str, **kwargs: Any) -> NuisanceModel:
         return build_from_folder(folder, verified=True, **kwargs).eval()
     entry = get_entry(name)
     if isinstance(entry, PretrainedEntry):
+        if entry.experimental:
+            _warn_experimental(name, entry)
         folder = hub.resolve_entry(entry)
         return build_from_folder(folder, verified=True, **kwargs).eval()
     return create(name, **kwargs)
+
+
+def _warn_experimental(name: str, entry: PretrainedEntry) -> None:
+    """Say what an experimental zoo model fails, and how to name it (or what to use instead)."""
+    explicit = EXPERIMENTAL_PREFIX + entry.name
+    how = ("" if name == explicit else
+           f" Load it as {explicit!r} to say so: its plain name stops resolving in a later release.")
+    warnings.warn(
+        f"{entry.name} is an experimental zoo model, not listed by nuisance_zoo.list_models(): it "
+        f"{entry.experimental} (its card, hub_cards/{entry.name}/README.md).{how} The card names the "
+        f"closest known model, which may serve better.",
+        ExperimentalModelWarning, stacklevel=3)
 
 
 def build_from_folder(folder: str | Path, *, verified: bool = False, **kwargs: Any) -> NuisanceModel:

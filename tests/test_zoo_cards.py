@@ -10,7 +10,7 @@ import torch
 
 import nuisance_zoo as nz
 from nuisance_zoo import hub
-from nuisance_zoo.zoo import ZOO
+from nuisance_zoo.zoo import ZOO, zoo_status_line, zoo_verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = [e.name for e in ZOO]
@@ -18,7 +18,32 @@ NAMES = [e.name for e in ZOO]
 
 def test_the_five_issue_models_are_in_the_zoo():
     assert set(NAMES) == {"gtsrb-brightness", "gtsrb-contrast", "mnist-background-color", "gtsrb-snow", "gtsrb-haze"}
-    assert set(nz.list_models(kind="learned")) == set(NAMES)
+    listed = {e.name for e in ZOO if not e.experimental}
+    assert set(nz.list_models(kind="learned")) == listed
+    assert set(nz.list_models(kind="learned", experimental=True)) == listed | {
+        f"experimental/{e.name}" for e in ZOO if e.experimental}
+
+
+def test_experimental_models_load_by_their_explicit_name_with_a_warning(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    name = next(e.name for e in ZOO if e.experimental)
+    warnings.simplefilter("ignore", hub.BundledCopyWarning)
+    with pytest.warns(nz.ExperimentalModelWarning, match=rf"{name} is an experimental zoo model.*keeps .* of labels") as rec:
+        G = nz.load(f"experimental/{name}")
+    assert "plain name stops resolving" not in str(rec[0].message)
+    # The plain name still loads (existing code keeps working), says so, and names the explicit one.
+    with pytest.warns(nz.ExperimentalModelWarning, match=rf"Load it as 'experimental/{name}'"):
+        G2 = nz.load(name)
+    x = torch.rand(1, 3, 32, 32)  # every experimental model is a GTSRB one
+    d = torch.zeros(1, G.delta_dim)
+    torch.testing.assert_close(G(x, d), G2(x, d))
+    assert nz.info(f"experimental/{name}")["name"] == f"experimental/{name}"
+    listed = next(e.name for e in ZOO if not e.experimental)
+    with pytest.raises(nz.UnknownModelError, match=rf"'{listed}' is not an experimental model; load it as '{listed}'"):
+        nz.load(f"experimental/{listed}")
+    with pytest.raises(nz.UnknownModelError, match="unknown nuisance model 'experimental/brightnes'"):
+        nz.load("experimental/brightnes")
 
 
 @pytest.mark.parametrize("entry", ZOO, ids=NAMES)
@@ -54,6 +79,14 @@ class TestBundledCard:
         y = G(x, d)
         assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
         torch.testing.assert_close(G(x, d), y)  # no hidden state between calls
+
+    def test_listing_follows_the_zoo_criteria_on_its_card(self, entry):
+        # The zoo table's reasons are exactly what the card's numbers fail (empty: listed).
+        m = json.loads((ROOT / "hub_cards" / entry.name / "metrics.json").read_text())
+        assert entry.experimental == "; ".join(zoo_verdict(m))
+        card = (ROOT / "hub_cards" / entry.name / "README.md").read_text()
+        assert zoo_status_line(entry.name, m) in card
+        assert ("Zoo status: listed." in card) == (not entry.experimental)
 
     def test_card_reports_the_measured_numbers(self, entry):
         folder = ROOT / "hub_cards" / entry.name

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 import nuisance_zoo as nz
+from nuisance_zoo.zoo import zoo_status_line
 
 from .experiments import EXPERIMENTS
 
@@ -69,7 +70,7 @@ def card_text(name: str, metrics: dict, fit: dict, facts: dict) -> str:
         verdict = "Downstream accuracy was not measured."
     s = metrics["shift"]
     lp = metrics["label_preservation"]
-    lines = [exp.description + ".", "", verdict, "",
+    lines = [exp.description + ".", "", verdict, "", zoo_status_line(name, metrics), "",
              "## Measured numbers", "",
              f"All from `benchmarks/zoo/` (see *Reproduce*). Classifier numbers: the paper's CNN, "
              f"{metrics['epochs']} epochs, Adadelta lr 1.0, batch 64, λ = 1, seeds {metrics['seeds']}, "

@@ -23,6 +23,10 @@ def test_list_all_and_pattern():
     assert lines == ["background-color", "background-texture"]
     r = cli("list", "zzz-*")
     assert r.returncode == 1 and "no models match" in r.stdout
+    r = cli("list", "gtsrb-b*")  # only an experimental model matches: say so, and how to list it
+    assert r.returncode == 1 and "experimental ones do: experimental/gtsrb-brightness; add --experimental" in r.stdout
+    r = cli("list", "gtsrb-b*", "--experimental")
+    assert r.returncode == 0 and r.stdout.split()[0] == "experimental/gtsrb-brightness"
 
 
 def test_info_text_and_json():
@@ -96,7 +100,11 @@ def test_list_models_filters_by_kind():
     import nuisance_zoo as nz
 
     known, learned = nz.list_models(kind="known"), nz.list_models(kind="learned")
-    assert "brightness" in known and "gtsrb-contrast" in learned and not set(known) & set(learned)
+    assert "brightness" in known and "mnist-background-color" in learned and not set(known) & set(learned)
     assert sorted(known + learned + nz.list_models(kind="composed")) == nz.list_models()
+    # Experimental zoo models are listed only when asked, under the name that loads them.
+    assert "gtsrb-contrast" not in learned
+    assert "experimental/gtsrb-contrast" in nz.list_models(kind="learned", experimental=True)
+    assert nz.list_models("gtsrb-contrast", experimental=True) == ["experimental/gtsrb-contrast"]
     with pytest.raises(ValueError, match="kind must be one of known, learned, composed"):
         nz.list_models(kind="learnt")
