@@ -383,8 +383,8 @@ def download(
         raise HubError(f"{label}: {where} has no {', '.join(missing)}; it is not a nuisance-zoo model repo "
                        f"(a model folder holds {CONFIG_NAME} and {WEIGHTS_NAME}).")
     return verify_folder(folder, expected_sha256, fix=(
-        f"delete the cached copy ({Path(_cache_dir()) / ('models--' + repo_id.replace('/', '--'))}) and load again to re-download; if the "
-        f"mismatch persists, the file on the Hub is not the one this nuisance-zoo expects."))
+        f"delete the cached copy ({Path(_cache_dir()) / ('models--' + repo_id.replace('/', '--'))}) and load again to "
+        f"re-download; if the mismatch persists, the file on the Hub is not the one this nuisance-zoo expects."))
 
 
 # ---------------------------------------------------------------------------------- cards
@@ -437,7 +437,7 @@ def validate_card(folder: str | Path) -> list[str]:
     problems = [f"{name}: missing (a model folder needs {CARD_NAME}, {CONFIG_NAME}, {WEIGHTS_NAME})"
                 for name in (CARD_NAME, CONFIG_NAME, WEIGHTS_NAME) if not (folder / name).is_file()]
     problems += [f"{p.name}: unexpected {'folder' if p.is_dir() else 'file'}; only {', '.join(CARD_FILES)} are "
-                 f"uploaded. Remove it." for p in sorted(folder.iterdir()) if p.name not in CARD_FILES or not p.is_file()]
+                 f"uploaded. Remove it." for p in sorted(folder.iterdir()) if not (p.name in CARD_FILES and p.is_file())]
     card = folder / CARD_NAME
     if card.is_file():
         meta, problem = _front_matter(card)

@@ -314,13 +314,6 @@ def check_safetensors(path: str | Path) -> dict:
         return json.loads(f.read(struct.unpack("<Q", head)[0]))
 
 
-def _mismatch(path: Path, expected: str, actual: str, against: str, fix: str) -> ChecksumMismatchError:
-    return ChecksumMismatchError(
-        f"{path}: sha256 mismatch for {WEIGHTS_NAME}: expected {expected} ({against}), got {actual}. "
-        f"The file is corrupt or was modified; it was NOT loaded. Fix: {fix}"
-    )
-
-
 def verify_folder(folder: str | Path, expected_sha256: str | None = None, *, fix: str | None = None,
                   config: dict | None = None) -> Path:
     """Check a model folder: layout, ``config.json`` schema, weights hash, safetensors header.
@@ -344,10 +337,12 @@ def verify_folder(folder: str | Path, expected_sha256: str | None = None, *, fix
     cfg = config if config is not None else load_config(folder)
     weights = folder / WEIGHTS_NAME
     actual = sha256_file(weights)
-    if expected_sha256 and actual != expected_sha256.lower():
-        raise _mismatch(weights, expected_sha256.lower(), actual, "the zoo registry entry", fix)
-    if actual != cfg["sha256"]:
-        raise _mismatch(weights, cfg["sha256"], actual, f"the \"sha256\" in {CONFIG_NAME}", fix)
+    pinned = ((expected_sha256, "the zoo registry entry"), (cfg["sha256"], f'the "sha256" in {CONFIG_NAME}'))
+    for expected, against in pinned:
+        if expected and actual != expected.lower():
+            raise ChecksumMismatchError(f"{weights}: sha256 mismatch for {WEIGHTS_NAME}: expected {expected.lower()} "
+                                        f"({against}), got {actual}. The file is corrupt or was modified; it was NOT "
+                                        f"loaded. Fix: {fix}")
     # A file whose hash matches can still be unreadable (the config was written for it by a
     # hostile or buggy writer): check its structure so the loader never meets a raw parser error.
     check_safetensors(weights)

@@ -301,26 +301,18 @@ class PretrainedMixin:
             sha = model_folder.sha256_file(tmp / WEIGHTS_NAME)
             train_info = {"domains": training.pop("domains", None), "selection": training.pop("selection", None),
                           "iterations": training.pop("iterations", None), **training}
-            config = {
-                "architecture": arch,
-                "model_config": model_config,
-                "delta_space": self.delta_space(),
-                "differentiable": bool(getattr(self, "differentiable", True)),
-                "kind": getattr(self, "kind", "learned"),
-                "input": _plain(self.input_spec(), "input_spec()"),
-                "training": train_info,
-                "library": model_folder.LIBRARY_NAME,
-                "library_version": __version__,
-                "format_version": FORMAT_VERSION,
-                "sha256": sha,
-            }
+            config = dict(architecture=arch, model_config=model_config, delta_space=self.delta_space(),
+                          differentiable=bool(getattr(self, "differentiable", True)),
+                          kind=getattr(self, "kind", "learned"), input=_plain(self.input_spec(), "input_spec()"),
+                          training=train_info,
+                          library=model_folder.LIBRARY_NAME, library_version=__version__,
+                          format_version=FORMAT_VERSION, sha256=sha)  # the keys of model_folder.CONFIG_KEYS
             (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
             if grid is not None:
                 shutil.copyfile(grid, tmp / GRID_NAME)
-            if folder.is_dir():  # carry over what this save does not rewrite
-                for name in CARD_FILES:
-                    if not (tmp / name).exists() and (folder / name).is_file() and name != CARD_NAME:
-                        shutil.copyfile(folder / name, tmp / name)
+            for name in CARD_FILES:  # carry over what this save does not rewrite (the card is always rewritten)
+                if name != CARD_NAME and not (tmp / name).exists() and (folder / name).is_file():
+                    shutil.copyfile(folder / name, tmp / name)
             card.setdefault("description", _first_paragraph(type(self).__doc__))
             text = render_model_card(config, card, has_grid=(tmp / GRID_NAME).is_file())
             (tmp / CARD_NAME).write_text(text, encoding="utf-8")
