@@ -54,23 +54,8 @@ from pathlib import Path
 from typing import Any, Iterable, Protocol
 
 from .model_folder import (
-    CARD_FILES,
-    CARD_NAME,
-    CONFIG_NAME,
-    GRID_NAME,
-    LIBRARY_NAME,
-    METRICS_NAME,
-    WEIGHTS_NAME,
-    ChecksumMismatchError,
-    HubError,
-    MAX_CONFIG_BYTES,
-    ModelFolderError,
-    check_folder,
-    check_safetensors,
-    parse_config,
-    load_config,
-    sha256_file,
-    verify_folder,
+    CARD_FILES, CARD_NAME, CONFIG_NAME, GRID_NAME, LIBRARY_NAME, METRICS_NAME, WEIGHTS_NAME, ChecksumMismatchError,
+    HubError, ModelFolderError, check_folder, check_safetensors, load_config, sha256_file, verify_folder,
 )
 from .version import __version__
 
@@ -81,8 +66,14 @@ __all__ = [
     "parse_hub_name", "hub_cards_root", "bundled_dir", "card_folder", "validate_card", "publish", "RepoSpec",
 ]
 
-#: Front-matter keys every model card must have.
-CARD_KEYS = ("library_name", "license", "tags", "datasets", "pipeline_tag")
+#: Front-matter keys every model card must have: key -> (test, what the value must be).
+CARD_KEYS = {
+    "library_name": (lambda v: v == LIBRARY_NAME, f"'{LIBRARY_NAME}'"),
+    "license": (lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
+    "tags": (lambda v: isinstance(v, list), "a YAML list"),
+    "datasets": (lambda v: isinstance(v, list), "a YAML list"),
+    "pipeline_tag": (lambda v: v == "image-to-image", "'image-to-image'"),
+}
 _REPO_RE = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 
 # Names whose bundled-copy fallback was already announced in this process.
@@ -94,24 +85,20 @@ class BundledCopyWarning(UserWarning):
 
 
 # ---------------------------------------------------------------------------------- settings
-def _version() -> str:
-    return __version__
-
-
-def _env_true(name: str) -> bool:
-    return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+#: How nuisance-zoo names itself to huggingface_hub (the user agent of every request).
+_AGENT = {"library_name": LIBRARY_NAME, "library_version": __version__}
 
 
 def _offline() -> bool:
     from huggingface_hub import constants
 
-    return _env_true("HF_HUB_OFFLINE") or _env_true("TRANSFORMERS_OFFLINE") or bool(constants.HF_HUB_OFFLINE)
+    return bool(constants.HF_HUB_OFFLINE) or any(os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+                                                 for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def _endpoint() -> str | None:
     # Passed explicitly: huggingface_hub froze HF_ENDPOINT into constants.ENDPOINT at import.
-    ep = os.environ.get("HF_ENDPOINT")
-    return ep.rstrip("/") if ep else None
+    return os.environ.get("HF_ENDPOINT", "").rstrip("/") or None
 
 
 def _cache_dir() -> str:
@@ -184,9 +171,7 @@ def _watched(fetch, timeout: float, what: str):
 def hub_cards_root() -> Path:
     """Folder of bundled model folders: ``$NUISANCE_ZOO_HUB_CARDS`` or ``hub_cards/`` beside the package."""
     env = os.environ.get("NUISANCE_ZOO_HUB_CARDS")
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parent.parent / "hub_cards"
+    return Path(env).expanduser() if env else Path(__file__).resolve().parent.parent / "hub_cards"
 
 
 def bundled_dir(name: str) -> Path | None:
@@ -264,34 +249,18 @@ def resolve_entry(entry: RepoSpec) -> Path:
     Hub cannot be reached (or the repo does not exist there) and nothing is cached, the bundled
     copy ``hub_cards/<entry.name>/`` is used, with one :class:`BundledCopyWarning`.
     """
-    bundled = bundled_dir(entry.name)
-    return download(entry.hub_id, entry.revision or None, name=entry.name,
-                    expected_sha256=entry.sha256 or None, bundled=(entry.name, bundled) if bundled else None)
+    revision = entry.revision or None
+    return download(entry.hub_id, revision, name=entry.name, expected_sha256=entry.sha256 or None,
+                    bundled=_bundled_for_repo(entry.hub_id, revision, [entry]))
 
 
 def _bundled_for_repo(repo_id: str, revision: str | None, entries: Iterable[RepoSpec]) -> tuple[str, Path] | None:
-    """The bundled copy of the entry published at ``repo_id`` (same revision), if any."""
-    for entry in entries:
-        if entry.hub_id == repo_id and revision in (None, entry.revision):
-            folder = bundled_dir(entry.name)
-            if folder is not None:
-                return entry.name, folder
-    return None
+    """``(zoo name, bundled copy)`` of the first entry published at ``repo_id`` (same revision) that has one."""
+    found = ((e.name, bundled_dir(e.name)) for e in entries if e.hub_id == repo_id and revision in (None, e.revision))
+    return next(((name, folder) for name, folder in found if folder is not None), None)
 
 
 # ---------------------------------------------------------------------------------- download
-def _storage_folder(repo_id: str) -> Path:
-    return Path(_cache_dir()) / ("models--" + repo_id.replace("/", "--"))
-
-
-def _cached_path(repo_id: str, revision: str | None, filename: str) -> Path | None:
-    """Where the cache holds ``filename`` of ``repo_id@revision``, or None (no network)."""
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(repo_id, filename, cache_dir=_cache_dir(), revision=revision)
-    return Path(found) if isinstance(found, str) else None
-
-
 def _probe(repo_id: str, revision: str | None) -> Exception | None:
     """One HEAD request without retries: the error if the Hub cannot be reached, else None.
 
@@ -304,8 +273,7 @@ def _probe(repo_id: str, revision: str | None) -> Exception | None:
     try:
         url = hf_hub_url(repo_id, CONFIG_NAME, revision=revision, endpoint=_endpoint())
         timeout = hub_timeout()
-        _watched(lambda _: get_hf_file_metadata(url, timeout=timeout, library_name=LIBRARY_NAME,
-                                                library_version=_version(), endpoint=_endpoint()),
+        _watched(lambda _: get_hf_file_metadata(url, timeout=timeout, endpoint=_endpoint(), **_AGENT),
                  timeout, f"{repo_id}/{CONFIG_NAME} (metadata)")
     except (HfHubHTTPError, HFValidationError):
         return None  # it answered (even 404), or the input is bad: the download gives the precise error
@@ -345,7 +313,7 @@ def download(
         ModelFolderError: the folder is malformed or hostile.
         ChecksumMismatchError: a downloaded, cached or bundled file has the wrong hash.
     """
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download, try_to_load_from_cache
     from huggingface_hub.errors import (
         HfHubHTTPError, HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
     )
@@ -354,10 +322,18 @@ def download(
     label = name or f"hf-hub:{repo_id}" + (f"@{revision}" if revision else "")
     where = f"{repo_id}@{revision or 'main'}"
     offline = _offline()
-    was_cached = all(_cached_path(repo_id, revision, f) is not None for f in (CONFIG_NAME, WEIGHTS_NAME))
+    was_cached = all(isinstance(try_to_load_from_cache(repo_id, f, cache_dir=_cache_dir(), revision=revision), str)
+                     for f in (CONFIG_NAME, WEIGHTS_NAME))  # no network
 
-    def fallback(reason: str) -> Path:
-        zoo_name, folder = bundled  # type: ignore[misc]
+    def unavailable(reason: str, error: Exception | None = None, cause: BaseException | None = None) -> Path:
+        """The verified bundled copy (warning once per name), else ``error``: by default, nothing cached."""
+        if bundled is None:
+            raise error or HubError(
+                f"{label}: {reason}, and {where} is not in the cache ({_cache_dir()}) and no bundled copy "
+                f"exists under {hub_cards_root()}. Fix: connect to the Hub (unset HF_HUB_OFFLINE, check "
+                f"HF_ENDPOINT={_endpoint() or 'https://huggingface.co'}) once to cache it, or copy the model "
+                f"folder to this machine and load it with 'local-dir:PATH'.") from cause
+        zoo_name, folder = bundled
         if zoo_name not in _ANNOUNCED:
             _ANNOUNCED.add(zoo_name)
             hint = "" if offline else " Set HF_HUB_OFFLINE=1 to skip the Hub."
@@ -366,46 +342,29 @@ def download(
         return verify_folder(folder, expected_sha256,
                              fix=f"restore {folder} from the nuisance-zoo repository (git checkout -- {folder}).")
 
-    def not_available(reason: str) -> HubError:
-        return HubError(
-            f"{label}: {reason}, and {where} is not in the cache ({_cache_dir()}) and no bundled copy "
-            f"exists under {hub_cards_root()}. Fix: connect to the Hub (unset HF_HUB_OFFLINE, check "
-            f"HF_ENDPOINT={_endpoint() or 'https://huggingface.co'}) once to cache it, or copy the model "
-            f"folder to this machine and load it with 'local-dir:PATH'."
-        )
-
     if not was_cached:
         if offline:
-            if bundled:
-                return fallback("offline (HF_HUB_OFFLINE=1) and not in the cache")
-            raise not_available("offline mode is on (HF_HUB_OFFLINE=1)")
+            return unavailable("offline mode is on (HF_HUB_OFFLINE=1)")
         err = _probe(repo_id, revision)
         if err is not None:
-            if bundled:
-                return fallback(f"the Hub is unreachable ({type(err).__name__})")
-            raise not_available(f"the Hub is unreachable ({type(err).__name__}: {err})") from err
+            return unavailable(f"the Hub is unreachable ({type(err).__name__}: {err})", cause=err)
 
     timeout = hub_timeout()
     try:
         folder = Path(_watched(lambda progress: snapshot_download(
             repo_id, revision=revision, cache_dir=_cache_dir(), endpoint=_endpoint(), etag_timeout=timeout,
-            library_name=LIBRARY_NAME, library_version=_version(), local_files_only=offline,
-            allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME], tqdm_class=progress, max_workers=1),
-            timeout, where))
+            local_files_only=offline, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME], tqdm_class=progress,
+            max_workers=1, **_AGENT), timeout, where))
     except RevisionNotFoundError as e:
         raise HubError(f"{label}: revision {revision!r} does not exist in {repo_id}. Fix: name an existing "
                        f"branch, tag or commit (see the repo's 'Files and versions' page), or drop "
                        f"'@{revision}' for main.") from e
     except RepositoryNotFoundError as e:
-        if bundled:
-            return fallback(f"the Hub has no repo {repo_id} (or it is private)")
-        raise HubError(f"{label}: repository {repo_id} was not found on {_endpoint() or 'the Hub'} (or it is "
-                       f"private/gated). Fix: check the spelling; for a private repo log in "
-                       f"(`hf auth login`) or set HF_TOKEN.") from e
+        return unavailable(f"the Hub has no repo {repo_id} (or it is private)", HubError(
+            f"{label}: repository {repo_id} was not found on {_endpoint() or 'the Hub'} (or it is private/gated). "
+            f"Fix: check the spelling; for a private repo log in (`hf auth login`) or set HF_TOKEN."), e)
     except LocalEntryNotFoundError as e:
-        if bundled:
-            return fallback("the Hub is unreachable and the files are not cached")
-        raise not_available("the files could not be downloaded") from e
+        return unavailable("the Hub is unreachable and the files could not be downloaded", cause=e)
     except HFValidationError as e:
         raise ValueError(f"{label}: invalid repo id or revision: {e}") from e
     except HfHubHTTPError as e:  # e.g. 401/403: a token problem, not a missing file
@@ -416,17 +375,16 @@ def download(
         if isinstance(e, (HubError, ValueError, TypeError)) and not isinstance(e, TransferStalledError):
             raise
         reason = str(e) if isinstance(e, TransferStalledError) else f"the transfer failed ({type(e).__name__})"
-        if bundled:
-            return fallback(reason)
-        raise HubError(f"{label}: {reason}. Nothing was cached from this transfer. Fix: retry; on a slow link "
-                       f"raise NUISANCE_ZOO_HUB_TIMEOUT (seconds without data, now {timeout:g}).") from e
+        return unavailable(reason, HubError(
+            f"{label}: {reason}. Nothing was cached from this transfer. Fix: retry; on a slow link raise "
+            f"NUISANCE_ZOO_HUB_TIMEOUT (seconds without data, now {timeout:g})."), e)
     missing = [f for f in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / f).is_file()]
     if missing:
         raise HubError(f"{label}: {where} has no {', '.join(missing)}; it is not a nuisance-zoo model repo "
                        f"(a model folder holds {CONFIG_NAME} and {WEIGHTS_NAME}).")
     return verify_folder(folder, expected_sha256, fix=(
-        f"delete the cached copy ({_storage_folder(repo_id)}) and load again to re-download; if the "
-        f"mismatch persists, the file on the Hub is not the one this nuisance-zoo expects."))
+        f"delete the cached copy ({Path(_cache_dir()) / ('models--' + repo_id.replace('/', '--'))}) and load again to "
+        f"re-download; if the mismatch persists, the file on the Hub is not the one this nuisance-zoo expects."))
 
 
 # ---------------------------------------------------------------------------------- cards
@@ -476,59 +434,38 @@ def validate_card(folder: str | Path) -> list[str]:
         check_folder(folder, present)  # nothing below reads a file through a link out of the folder
     except ModelFolderError as e:
         return [str(e)]
-    problems: list[str] = []
-    for required in (CARD_NAME, CONFIG_NAME, WEIGHTS_NAME):
-        if not (folder / required).is_file():
-            problems.append(f"{required}: missing (a model folder needs {CARD_NAME}, {CONFIG_NAME}, {WEIGHTS_NAME})")
-    for p in sorted(folder.iterdir()):
-        if p.name not in CARD_FILES or not p.is_file():
-            problems.append(f"{p.name}: unexpected {'folder' if p.is_dir() else 'file'}; only "
-                            f"{', '.join(CARD_FILES)} are uploaded. Remove it.")
-
+    problems = [f"{name}: missing (a model folder needs {CARD_NAME}, {CONFIG_NAME}, {WEIGHTS_NAME})"
+                for name in (CARD_NAME, CONFIG_NAME, WEIGHTS_NAME) if not (folder / name).is_file()]
+    problems += [f"{p.name}: unexpected {'folder' if p.is_dir() else 'file'}; only {', '.join(CARD_FILES)} are "
+                 f"uploaded. Remove it." for p in sorted(folder.iterdir()) if not (p.name in CARD_FILES and p.is_file())]
     card = folder / CARD_NAME
     if card.is_file():
-        text = card.read_text(encoding="utf-8", errors="replace")
         meta, problem = _front_matter(card)
-        if problem:
-            problems.append(problem)
-        else:
-            for key in CARD_KEYS:
-                if key not in meta:
-                    problems.append(f"{CARD_NAME}: front matter lacks '{key}'")
-            if "library_name" in meta and meta["library_name"] != LIBRARY_NAME:
-                problems.append(f"{CARD_NAME}: library_name must be '{LIBRARY_NAME}', got {meta['library_name']!r}")
-            if "pipeline_tag" in meta and meta["pipeline_tag"] != "image-to-image":
-                problems.append(f"{CARD_NAME}: pipeline_tag must be 'image-to-image', got {meta['pipeline_tag']!r}")
-            for key in ("tags", "datasets"):
-                if key in meta and not isinstance(meta[key], list):
-                    problems.append(f"{CARD_NAME}: '{key}' must be a YAML list, got {type(meta[key]).__name__}")
-            if "license" in meta and not (isinstance(meta["license"], str) and meta["license"]):
-                problems.append(f"{CARD_NAME}: 'license' must be a non-empty string")
-        for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text):
+        for key, (ok, what) in CARD_KEYS.items() if meta is not None else ():
+            if key not in meta:
+                problems.append(f"{CARD_NAME}: front matter lacks '{key}'")
+            elif not ok(meta[key]):
+                problems.append(f"{CARD_NAME}: {key} must be {what}, got {meta[key]!r:.60}")
+        problems += [problem] if problem else []
+        for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", card.read_text(encoding="utf-8", errors="replace")):
             inside = (folder / link).resolve().parent == folder.resolve()
             if "://" not in link and not (inside and (folder / link).is_file()):
                 problems.append(f"{CARD_NAME}: links image {link!r}, which is not in the folder")
-
     declared = None
     if (folder / CONFIG_NAME).is_file():
         try:
-            check_folder(folder, (CONFIG_NAME,))
-            cfg = parse_config((folder / CONFIG_NAME).read_bytes()[:MAX_CONFIG_BYTES + 1], CONFIG_NAME)
+            declared = load_config(folder, CONFIG_NAME)["sha256"]
         except ModelFolderError as e:
             problems.append(str(e))
-        else:
-            declared = cfg["sha256"]
     weights = folder / WEIGHTS_NAME
     if weights.is_file():
         try:
             check_safetensors(weights)
         except ModelFolderError as e:
             problems.append(f"{WEIGHTS_NAME}: {e}")
-        if declared is not None:
-            actual = sha256_file(weights)
-            if actual != declared:
-                problems.append(f"{WEIGHTS_NAME}: sha256 mismatch: {CONFIG_NAME} says {declared}, the file "
-                                f"hashes to {actual}. Re-save with save_pretrained.")
+        if declared and (actual := sha256_file(weights)) != declared:
+            problems.append(f"{WEIGHTS_NAME}: sha256 mismatch: {CONFIG_NAME} says {declared}, the file "
+                            f"hashes to {actual}. Re-save with save_pretrained.")
     return problems
 
 
@@ -585,14 +522,14 @@ def publish(
         return result
     from huggingface_hub import HfApi
 
-    api = HfApi(endpoint=_endpoint(), token=token, library_name=LIBRARY_NAME, library_version=_version())
+    api = HfApi(endpoint=_endpoint(), token=token, **_AGENT)
     api.create_repo(repo_id, repo_type="model", exist_ok=True)
     if revision:
         api.create_branch(repo_id, branch=revision, repo_type="model", exist_ok=True)
     info = api.upload_folder(
         repo_id=repo_id, folder_path=str(folder), repo_type="model", revision=revision,
         allow_patterns=[f["file"] for f in files],
-        commit_message=f"Upload {folder.name} (nuisance-zoo {_version()})",
+        commit_message=f"Upload {folder.name} (nuisance-zoo {__version__})",
     )
     result["commit_url"] = str(getattr(info, "commit_url", info))
     return result

@@ -39,8 +39,8 @@ import collections.abc
 import dataclasses
 import inspect
 import json
-import math
 import os
+import re
 import shutil
 import types
 import typing
@@ -62,11 +62,16 @@ _MAX_LISTED = 8
 _ST_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
               "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
               "BOOL": torch.bool}
-_ST_BYTES = {"F64": 8, "I64": 8, "F32": 4, "I32": 4, "F16": 2, "BF16": 2, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+#: How a JSON value is checked against a plain type annotation (a bool is not a number).
+_JSON_TYPES = {
+    bool: lambda v: isinstance(v, bool), str: lambda v: isinstance(v, str), type(None): lambda v: v is None,
+    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+}
 
 
-def _listing(items: list, fmt=str) -> str:
-    shown = ", ".join(fmt(i) for i in items[:_MAX_LISTED])
+def _listing(items: list) -> str:
+    shown = ", ".join(map(str, items[:_MAX_LISTED]))
     return shown + (f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else "")
 
 
@@ -151,16 +156,9 @@ def _fits(value: Any, hint: Any) -> bool:
         return any(_fits(value, a) for a in typing.get_args(hint))
     if origin is typing.Literal:
         return value in typing.get_args(hint)
-    if hint is None or hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
+    plain = _JSON_TYPES.get(type(None) if hint is None else hint)
+    if plain is not None:
+        return plain(value)
     base = origin or hint
     if base in (list, tuple, collections.abc.Sequence):
         if not isinstance(value, list):
@@ -303,26 +301,18 @@ class PretrainedMixin:
             sha = model_folder.sha256_file(tmp / WEIGHTS_NAME)
             train_info = {"domains": training.pop("domains", None), "selection": training.pop("selection", None),
                           "iterations": training.pop("iterations", None), **training}
-            config = {
-                "architecture": arch,
-                "model_config": model_config,
-                "delta_space": self.delta_space(),
-                "differentiable": bool(getattr(self, "differentiable", True)),
-                "kind": getattr(self, "kind", "learned"),
-                "input": _plain(self.input_spec(), "input_spec()"),
-                "training": train_info,
-                "library": model_folder.LIBRARY_NAME,
-                "library_version": __version__,
-                "format_version": FORMAT_VERSION,
-                "sha256": sha,
-            }
+            config = dict(architecture=arch, model_config=model_config, delta_space=self.delta_space(),
+                          differentiable=bool(getattr(self, "differentiable", True)),
+                          kind=getattr(self, "kind", "learned"), input=_plain(self.input_spec(), "input_spec()"),
+                          training=train_info,
+                          library=model_folder.LIBRARY_NAME, library_version=__version__,
+                          format_version=FORMAT_VERSION, sha256=sha)  # the keys of model_folder.CONFIG_KEYS
             (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
             if grid is not None:
                 shutil.copyfile(grid, tmp / GRID_NAME)
-            if folder.is_dir():  # carry over what this save does not rewrite
-                for name in CARD_FILES:
-                    if not (tmp / name).exists() and (folder / name).is_file() and name != CARD_NAME:
-                        shutil.copyfile(folder / name, tmp / name)
+            for name in CARD_FILES:  # carry over what this save does not rewrite (the card is always rewritten)
+                if name != CARD_NAME and not (tmp / name).exists() and (folder / name).is_file():
+                    shutil.copyfile(folder / name, tmp / name)
             card.setdefault("description", _first_paragraph(type(self).__doc__))
             text = render_model_card(config, card, has_grid=(tmp / GRID_NAME).is_file())
             (tmp / CARD_NAME).write_text(text, encoding="utf-8")
@@ -372,7 +362,7 @@ class PretrainedMixin:
         weights = folder / WEIGHTS_NAME
         if verified:
             model_folder.check_folder(folder)
-        else:
+        else:  # hashes the weights and checks their header
             model_folder.verify_folder(folder, config=cfg, fix="re-download it (delete the cached copy) or re-save "
                                                                 "the model with save_pretrained.")
         header = model_folder.check_safetensors(weights)
@@ -388,14 +378,8 @@ class PretrainedMixin:
         except (SafetensorError, OSError, RuntimeError) as e:
             raise ModelFolderError(f"{weights} could not be read as safetensors ({type(e).__name__}); it was "
                                    f"NOT loaded. Re-download or re-save the model.") from None
-        if missing or unexpected:
-            parts = []
-            if missing:
-                parts.append(f"missing from the file: {_listing(sorted(missing))}")
-            if unexpected:
-                parts.append(f"unexpected in the file: {_listing(sorted(unexpected))}")
-            raise ModelFolderError(f"{weights} does not fit {cls.__name__}(**model_config): " + "; ".join(parts)
-                                   + ". The file was saved from a different architecture or config.")
+        _raise_misfit(weights, model, {"missing from the file": sorted(missing),
+                                       "unexpected in the file": sorted(unexpected)})
         return model.eval()
 
 
@@ -416,7 +400,8 @@ def _check_size_before_building(cls: type, kwargs: dict, header: dict, path: Pat
     _check_fits(probe, header, path, overrides)
     tensors = {id(t): t for t in [*probe.parameters(), *probe.buffers()]}.values()  # tied ones once
     wanted = sum(t.numel() * t.element_size() for t in tensors)
-    stored = sum(math.prod(t["shape"]) * _ST_BYTES.get(t["dtype"], 8) for k, t in header.items() if k != "__metadata__")
+    # check_safetensors made the tensors tile the data section: its end is the bytes stored.
+    stored = max(t["data_offsets"][1] for k, t in header.items() if k != "__metadata__")
     if wanted > 2 * stored + (1 << 20):
         raise ModelFolderError(f"{path.parent / CONFIG_NAME}: model_config asks for a model of {wanted} bytes, but "
                                f"{path.name} holds {stored}; refused before allocating it.")
@@ -450,30 +435,25 @@ def _check_fits(model: torch.nn.Module, header: dict, path: Path, overrides: dic
     """
     expected = model.state_dict()
     common = sorted(k for k in header if k != "__metadata__" and k in expected)
-    shapes = [(k, tuple(header[k]["shape"]), tuple(expected[k].shape)) for k in common
+    shapes = [f"{k} {tuple(header[k]['shape'])} vs {tuple(expected[k].shape)}" for k in common
               if list(expected[k].shape) != header[k]["shape"]]
-    dtypes = [(k, header[k]["dtype"], expected[k].dtype) for k in common
+    dtypes = [f"{k} {header[k]['dtype']} vs {expected[k].dtype}" for k in common
               if list(expected[k].shape) == header[k]["shape"] and _ST_DTYPES.get(header[k]["dtype"]) != expected[k].dtype]
-    if not (shapes or dtypes):
-        return
-    parts = []
-    if shapes:
-        parts.append("shape mismatch (file vs model): " + _listing(shapes, lambda s: f"{s[0]} {s[1]} vs {s[2]}"))
-    if dtypes:
-        parts.append("dtype mismatch (file vs model): " + _listing(dtypes, lambda s: f"{s[0]} {s[1]} vs {s[2]}"))
-    hint = f" The overrides {overrides} may change the architecture." if overrides else ""
-    raise ModelFolderError(f"{path} does not fit {type(model).__name__}(**model_config): " + "; ".join(parts)
-                           + f".{hint} The file was saved from a different architecture or config.")
+    _raise_misfit(path, model, {"shape mismatch (file vs model)": shapes, "dtype mismatch (file vs model)": dtypes},
+                  f" The overrides {overrides} may change the architecture." if overrides else "")
+
+
+def _raise_misfit(path: Path, model: torch.nn.Module, problems: dict[str, list[str]], hint: str = "") -> None:
+    """The one "file does not fit the model" error: each non-empty list of ``problems``, named."""
+    parts = [f"{what}: {_listing(items)}" for what, items in problems.items() if items]
+    if parts:
+        raise ModelFolderError(f"{path} does not fit {type(model).__name__}(**model_config): " + "; ".join(parts)
+                               + f".{hint} The file was saved from a different architecture or config.")
 
 
 # ---------------------------------------------------------------------------------- the card
 def _first_paragraph(doc: str | None) -> str:
-    lines = []
-    for line in (doc or "").strip().splitlines():
-        if not line.strip():
-            break
-        lines.append(line.strip())
-    return " ".join(lines)
+    return " ".join(line.strip() for line in re.split(r"\n\s*\n", (doc or "").strip())[0].splitlines())
 
 
 def _cell(v: Any) -> str:
