@@ -18,9 +18,7 @@ from pathlib import Path
 import torch
 
 from nuisance_zoo.data import load_dataset
-from nuisance_zoo.learned.config import FitConfig
-from nuisance_zoo.learned.fit import fit
-from nuisance_zoo.learned.fit_structured import is_structured_config
+from nuisance_zoo.learned.fit import fit, fit_needs_classifier
 from nuisance_zoo.training.trainer import train
 
 from .experiments import EXPERIMENTS
@@ -53,9 +51,7 @@ def fit_one(name: str, out: Path, iterations: int, batch_size: int, config: str,
     info = {"domains": {"A": exp.domain_a, "B": exp.domain_b}, "selection": exp.description,
             "dataset": exp.dataset}
     classifier = None
-    # The structured trainer has no label term or monitor: it never needs the judge.
-    cfg = None if is_structured_config(config) else FitConfig.load(config, until=until, monitor_every=monitor_every)
-    if cfg is not None and (cfg.label_w > 0 or cfg.monitor_every > 0):
+    if fit_needs_classifier(config, until, monitor_every):
         classifier = domain_classifier(exp.domain_a, classifier_epochs, device, data_root, seed)
         info["label_classifier"] = f"paper-cnn, ERM on domain A ({exp.domain_a}), {classifier_epochs} epochs, seed {seed}"
     common = dict(config=config, batch_size=batch_size, out_dir=run_dir, seed=seed, device=device,

@@ -24,9 +24,10 @@ def register(sub) -> None:
     p.add_argument("--domain-b", required=True, metavar="SPEC", help="target domain, a data spec")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--iterations", type=int_at_least(1), default=None, metavar="N", help="training iterations (default: the config's)")
-    p.add_argument("--config", default="small", metavar="small|paper|structured|FILE",
+    p.add_argument("--config", default="small", metavar="small|small-keep|paper|structured|structured-keep|FILE",
                    help="preset or JSON/YAML file (zoo or MUNIT spelling); 'structured' learns known models "
-                        "(brightness, gamma, contrast, ...) driven by a small MLP instead; default: small")
+                        "(brightness, gamma, contrast, ...) driven by a small MLP instead; the '-keep' presets add "
+                        "the label term; default: small")
     p.add_argument("--batch-size", type=int_at_least(1), default=None, metavar="B")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if OUT holds a checkpoint (the previous run's outputs are deleted first)")
@@ -89,14 +90,9 @@ def _domain_classifier(args: argparse.Namespace, info: dict):
     Trained here, in the app layer, because learned/ does not depend on training/. Seeded by
     ``--seed``, so a ``--resume`` rebuilds the same classifier.
     """
-    from ..learned.fit_structured import is_structured_config
+    from ..learned.fit import fit_needs_classifier
 
-    if is_structured_config(args.config):
-        return None
-    from ..learned.config import FitConfig
-
-    cfg = FitConfig.load(args.config, until=args.until, monitor_every=args.monitor_every)
-    if cfg.label_w <= 0 and cfg.monitor_every <= 0:
+    if not fit_needs_classifier(args.config, args.until, args.monitor_every):
         return None
     from ..training.trainer import train
 

@@ -28,7 +28,22 @@ from .fit_structured import StructuredFitConfig, fit_structured, is_structured_c
 from .generator import MunitGenerator
 from .structured import StructuredGenerator
 
-__all__ = ["fit", "DomainAutoencoder", "MunitTrainer", "CHECKPOINT_NAME", "load_checkpoint_state"]
+__all__ = ["fit", "fit_needs_classifier", "DomainAutoencoder", "MunitTrainer", "CHECKPOINT_NAME",
+           "load_checkpoint_state"]
+
+
+def fit_needs_classifier(config: Any, until: str | None = None, monitor_every: int | None = None) -> bool:
+    """Whether :func:`fit` with this ``config`` needs ``classifier=``: a label term (MUNIT or
+    structured) or a quality monitor (MUNIT).
+
+    Example:
+        >>> fit_needs_classifier("small"), fit_needs_classifier("small-keep"), fit_needs_classifier("structured-keep")
+        (False, True, True)
+    """
+    if is_structured_config(config):
+        return StructuredFitConfig.load(config).label_w > 0
+    cfg = FitConfig.load(config, until=until, monitor_every=monitor_every)
+    return cfg.label_w > 0 or cfg.monitor_every > 0
 
 
 def fit(
@@ -62,7 +77,7 @@ def fit(
             :class:`~nuisance_zoo.learned.config.FitConfig` train a MUNIT generator
             (:func:`~nuisance_zoo.learned.fit_munit.fit_munit`). ``"structured"`` (or a
             :class:`~nuisance_zoo.learned.fit_structured.StructuredFitConfig`, or a dict/file with
-            ``preset: structured``) trains a
+            ``preset: structured``; ``"structured-keep"`` adds the label term) trains a
             :class:`~nuisance_zoo.learned.structured.StructuredGenerator` instead, with
             :func:`~nuisance_zoo.learned.fit_structured.fit_structured`.
         iterations, batch_size, grid_every, checkpoint_every: override the config's values.
@@ -84,8 +99,8 @@ def fit(
         overwrite: start afresh in an ``out_dir`` that already holds a checkpoint (otherwise an
             error: a run is never replaced silently); the previous run's outputs are deleted first.
         classifier: a classifier of domain A (``nn.Module`` or callable, [0, 1] images → logits),
-            used frozen by the label term and the quality monitor (MUNIT fits; see
-            :mod:`nuisance_zoo.learned.fit_terms`, :mod:`nuisance_zoo.learned.fit_monitor`).
+            used frozen by the label term (MUNIT and structured fits) and the quality monitor
+            (MUNIT fits; see :mod:`nuisance_zoo.learned.fit_terms`, :mod:`nuisance_zoo.learned.fit_monitor`).
         labels_a: domain A's labels (default: ``domain_a.y``).
         until: ``"plateau"`` (stop when the monitor's score stops improving; keep the best) or
             ``"iterations"`` (MUNIT fits).
@@ -102,7 +117,6 @@ def fit(
         if until == "plateau" or monitor_every:
             raise ValueError("until='plateau' and the quality monitor are implemented for MUNIT fits only; the "
                              "structured trainer runs its iterations.")
-        # The structured model is label-safe by construction: it has no label term to take a classifier.
-        return fit_structured(domain_a, domain_b, **common)
+        return fit_structured(domain_a, domain_b, classifier=classifier, labels_a=labels_a, **common)
     return fit_munit(domain_a, domain_b, classifier=classifier, labels_a=labels_a, until=until,
                      monitor_every=monitor_every, **common)

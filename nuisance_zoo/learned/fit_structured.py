@@ -11,7 +11,14 @@ blur) cannot move content. One regulariser keeps the nuisance code meaningful, a
 Without it the GAN may map every δ to the one most B-like setting (the code collapses); with it
 two codes must give images at least ``div_target`` apart per unit of code distance, and beyond
 that the term is zero and leaves the GAN alone. The generator loss is
-``gan_w · L_GAN + div_w · L_div``.
+``gan_w · L_GAN + div_w · L_div + label_w · L_label``.
+
+``K`` cannot move content, but it can still destroy it: a gain that brightens a night image
+to daylight clips its highlights, and haze or blur wash a sign out. The optional label term
+(``label_w``, preset ``"structured-keep"``) is the MUNIT fit's
+(:func:`~nuisance_zoo.learned.fit_terms.label_loss`): a frozen classifier of domain A
+penalises ``G(x, δ)`` for changing the class, so ``h_θ`` learns the settings that reach B
+without crossing into that loss.
 
 Checkpoints use the package's one format (:mod:`nuisance_zoo.checkpoint`, via
 :mod:`nuisance_zoo.learned.fit_loop`), like the MUNIT trainer's; resuming is bit-exact.
@@ -43,11 +50,15 @@ from .config import DiscriminatorConfig, load_config_file
 from .discriminator import MultiScaleDiscriminator
 from .fit_loop import (EpochSampler, as_images, batch_images, check_discriminator, checkpoint_path, init_weights,
                        loop_setup, restore_run, save_model_folder, save_run_checkpoint)
+from .fit_terms import LABEL_MODES, FrozenClassifier, label_loss
 from .structured import DEFAULT_CHAIN, StructuredGenerator
 
-__all__ = ["StructuredFitConfig", "StructuredTrainer", "fit_structured", "is_structured_config", "PRESET_NAME", "FAMILY"]
+__all__ = ["StructuredFitConfig", "StructuredTrainer", "fit_structured", "is_structured_config", "PRESET_NAME",
+           "PRESETS", "FAMILY"]
 
 PRESET_NAME = "structured"
+#: The structured presets: field overrides of :class:`StructuredFitConfig`'s defaults.
+PRESETS = {PRESET_NAME: {}, "structured-keep": {"label_w": 1.0}}
 #: How structured runs are marked in their checkpoints.
 FAMILY = "structured"
 
@@ -63,6 +74,9 @@ class StructuredFitConfig:
         lr, betas, weight_decay: Adam, for both networks.
         gan_w: weight of the LSGAN generator loss.
         div_w, div_target: weight and target of the hinged mode-seeking term (module docstring).
+        label_w, label_mode: weight of the label term (0: off; it needs ``fit(..., classifier=)``)
+            and its form, ``"ce"`` (to domain A's labels) or ``"kl"`` (to the classifier's
+            prediction on x).
         iterations, batch_size, grid_every, checkpoint_every: the run.
     """
 
@@ -78,6 +92,8 @@ class StructuredFitConfig:
     gan_w: float = 1.0
     div_w: float = 1.0
     div_target: float = 0.05
+    label_w: float = 0.0
+    label_mode: str = "ce"
     iterations: int = 2000
     batch_size: int = 32
     grid_every: int = 500
@@ -90,14 +106,19 @@ class StructuredFitConfig:
         self.chain = list(self.chain)
         if self.batch_size < 2:
             raise ValueError("StructuredFitConfig.batch_size must be >= 2 (the discriminator compares batches).")
-        if self.iterations < 0 or self.div_w < 0 or self.div_target < 0 or self.gan_w < 0:
-            raise ValueError("StructuredFitConfig: iterations, gan_w, div_w and div_target must be >= 0.")
+        if self.iterations < 0 or self.div_w < 0 or self.div_target < 0 or self.gan_w < 0 or self.label_w < 0:
+            raise ValueError("StructuredFitConfig: iterations, gan_w, div_w, div_target and label_w must be >= 0.")
+        if self.label_mode not in LABEL_MODES:
+            raise ValueError(f"StructuredFitConfig.label_mode must be one of {LABEL_MODES}, got {self.label_mode!r}.")
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "StructuredFitConfig") -> "StructuredFitConfig":
-        """Build from a dict of fields (a ``"preset": "structured"`` key is allowed and ignored)."""
+        """Build from a dict of fields; a ``"preset"`` key names the defaults the fields override."""
         data = dict(data)
-        data.pop("preset", None)
+        preset = data.pop("preset", PRESET_NAME)
+        if preset not in PRESETS:
+            raise ValueError(f"{where}: unknown structured preset {preset!r}; choose from {sorted(PRESETS)}.")
+        data = {**PRESETS[preset], **data}
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"{where}: unknown field(s) {unknown}; StructuredFitConfig has "
@@ -106,11 +127,12 @@ class StructuredFitConfig:
 
     @classmethod
     def load(cls, spec: Any, **overrides: Any) -> "StructuredFitConfig":
-        """From ``"structured"``, a dict, a JSON/YAML path (with ``preset: structured``) or an instance."""
+        """From a preset name (``"structured"``, ``"structured-keep"``), a dict, a JSON/YAML path
+        (with ``preset: structured``) or an instance."""
         if isinstance(spec, cls):
             cfg = spec
-        elif spec is None or (isinstance(spec, str) and spec == PRESET_NAME):
-            cfg = cls()
+        elif spec is None or (isinstance(spec, str) and spec in PRESETS):
+            cfg = cls(**PRESETS[spec or PRESET_NAME])
         elif isinstance(spec, dict):
             cfg = cls.from_dict(spec)
         elif isinstance(spec, (str, Path)):
@@ -131,21 +153,22 @@ class StructuredFitConfig:
 def is_structured_config(spec: Any) -> bool:
     """Whether ``fit``'s ``config`` asks for the structured trainer.
 
-    True for ``"structured"``, a :class:`StructuredFitConfig`, a dict with ``"preset":
-    "structured"``, or a JSON/YAML file whose top-level ``preset`` is ``structured``.
+    True for a structured preset name (``"structured"``, ``"structured-keep"``), a
+    :class:`StructuredFitConfig`, a dict whose ``"preset"`` is one, or a JSON/YAML file whose
+    top-level ``preset`` is one.
     """
     if isinstance(spec, StructuredFitConfig):
         return True
     if isinstance(spec, dict):
-        return spec.get("preset") == PRESET_NAME
-    if isinstance(spec, str) and spec == PRESET_NAME:
+        return spec.get("preset") in PRESETS
+    if isinstance(spec, str) and spec in PRESETS:
         return True
     if isinstance(spec, (str, Path)) and Path(spec).is_file():
         try:
             data = load_config_file(spec)
         except Exception:  # an unreadable file is reported by the MUNIT loader, with its message
             return False
-        return isinstance(data, dict) and data.get("preset") == PRESET_NAME
+        return isinstance(data, dict) and data.get("preset") in PRESETS
     return False
 
 
@@ -155,6 +178,8 @@ class StructuredTrainer(nn.Module):
     def __init__(self, cfg: StructuredFitConfig, channels: int, image_size: list) -> None:
         super().__init__()
         self.cfg = cfg
+        # The label term's judge (not a sub-module: outside the optimiser and the checkpoints).
+        self.classifier: FrozenClassifier | None = None
         self.gen = StructuredGenerator(delta_dim=cfg.delta_dim, chain=cfg.chain, summary=cfg.summary,
                                        channels=channels, hidden=cfg.hidden, layers=cfg.layers,
                                        image_size=image_size)
@@ -178,7 +203,7 @@ class StructuredTrainer(nn.Module):
         self.dis_opt.step()
         return {"D": float(loss.detach())}
 
-    def gen_step(self, x_a: Tensor, d1: Tensor, d2: Tensor) -> dict[str, float]:
+    def gen_step(self, x_a: Tensor, d1: Tensor, d2: Tensor, y_a: Tensor | None = None) -> dict[str, float]:
         c = self.cfg
         self.gen_opt.zero_grad(set_to_none=True)
         content = self.gen.encode(x_a)
@@ -187,16 +212,24 @@ class StructuredTrainer(nn.Module):
         ratio = (y1 - y2).abs().mean() / (d1 - d2).abs().mean().clamp_min(1e-8)
         div = torch.relu(c.div_target - ratio)
         total = c.gan_w * gan + c.div_w * div
+        out = {}
+        if c.label_w > 0:
+            if self.classifier is None:
+                raise ValueError("label_w > 0 needs a frozen classifier of domain A: fit(..., classifier=model).")
+            label = 0.5 * (label_loss(self.classifier, y1, y_a, x_a, c.label_mode)
+                           + label_loss(self.classifier, y2, y_a, x_a, c.label_mode))
+            total = total + c.label_w * label
+            out["label"] = float(label.detach())
         total.backward()
         self.gen_opt.step()
-        return {"gan": float(gan.detach()), "ratio": float(ratio.detach()), "G": float(total.detach())}
+        return {"gan": float(gan.detach()), "ratio": float(ratio.detach()), **out, "G": float(total.detach())}
 
 
 def _config_mismatch(saved: dict, cfg: StructuredFitConfig) -> list[str]:
     """The fields of ``cfg`` that a resume cannot change from the interrupted run's ``saved`` config."""
     old = StructuredFitConfig.from_dict(saved)
     keys = ("delta_dim", "chain", "summary", "hidden", "layers", "dis", "lr", "betas", "weight_decay", "gan_w",
-            "div_w", "div_target", "batch_size")
+            "div_w", "div_target", "label_w", "label_mode", "batch_size")
     return [k for k in keys if getattr(old, k) != getattr(cfg, k)]
 
 
@@ -232,13 +265,16 @@ def fit_structured(
     snapshots: Sequence[int] = (),
     training_info: dict | None = None,
     overwrite: bool = False,
+    classifier: nn.Module | Any = None,
+    labels_a: Any = None,
 ) -> StructuredGenerator:
     """Learn a structured ``G(x, δ) = K(x, h_θ(δ, x))`` mapping domain A toward domain B.
 
     Same arguments, outputs and files as :func:`nuisance_zoo.learned.fit.fit` (which calls this
     for ``config="structured"``): ``grids/iter_XXXXXXX.png`` (rows: A images; columns: input,
     six fixed δ, a B image), ``checkpoint.safetensors`` + ``checkpoint.json``, ``log.jsonl``,
-    ``snapshots/`` and ``model/``.
+    ``snapshots/`` and ``model/``. ``classifier`` and ``labels_a`` serve the label term
+    (``label_w > 0``, e.g. ``config="structured-keep"``), as in the MUNIT fit.
 
     Returns:
         The generator in eval mode, on ``device``.
@@ -254,12 +290,27 @@ def fit_structured(
             f"domain_a images are {tuple(xa_all.shape[1:])} and domain_b images {tuple(xb_all.shape[1:])} "
             f"(C, H, W); make them alike in the data specs with channels=1|3 and size=H."
         )
+    ya_all = labels_a if labels_a is not None else getattr(domain_a, "y", None)
+    if ya_all is not None:
+        ya_all = torch.as_tensor(ya_all).long()
+        if len(ya_all) != len(xa_all):
+            raise ValueError(f"labels_a has {len(ya_all)} labels for {len(xa_all)} domain_a images.")
+    if cfg.label_w > 0 and classifier is None:
+        raise ValueError("the config's label term (label_w > 0) needs a frozen classifier of domain A: pass "
+                         "classifier=... (the CLI trains one with --classifier-epochs).")
+    if cfg.label_w > 0 and cfg.label_mode == "ce" and ya_all is None:
+        raise ValueError("label_mode 'ce' needs domain A's labels: pass an ImageDataset with .y or labels_a=...")
     device = torch.device(device)
     out = Path(out_dir) if out_dir is not None else None
     ckpt = checkpoint_path(out, resume, overwrite)
 
     torch.manual_seed(seed)
     trainer = StructuredTrainer(cfg, xa_all.shape[1], list(xa_all.shape[-2:])).to(device)
+    if cfg.label_w > 0:
+        trainer.classifier = FrozenClassifier(classifier, device)
+    info = dict(training_info or {})
+    info["objective"] = {"gan_w": cfg.gan_w, "div_w": cfg.div_w, "div_target": cfg.div_target,
+                         "label_w": cfg.label_w, "label_mode": cfg.label_mode}
     check_discriminator({"domain_a": trainer.dis, "domain_b": trainer.dis}, cfg.dis, xa_all, xb_all, device)
     rng = torch.Generator().manual_seed(seed)
     samplers = {"a": EpochSampler(len(xa_all), rng), "b": EpochSampler(len(xb_all), rng)}
@@ -272,11 +323,13 @@ def fit_structured(
     try:
         for it in range(start, cfg.iterations):
             bs = cfg.batch_size
-            x_a = batch_images(xa_all, samplers["a"].next(bs), device)
+            idx_a = samplers["a"].next(bs)
+            x_a = batch_images(xa_all, idx_a, device)
             x_b = batch_images(xb_all, samplers["b"].next(bs), device)
+            y_a = ya_all[idx_a].to(device) if ya_all is not None and cfg.label_w > 0 else None
             d = torch.randn(3, bs, cfg.delta_dim, generator=rng).to(device)
             losses = trainer.dis_step(x_a, x_b, d[0])
-            losses.update(trainer.gen_step(x_a, d[1], d[2]))
+            losses.update(trainer.gen_step(x_a, d[1], d[2], y_a))
             done = it + 1
             if not all(math.isfinite(v) for v in losses.values()):
                 raise RuntimeError(f"fit: a loss became non-finite at iteration {done}: {losses}. Lower the learning "
@@ -299,7 +352,7 @@ def fit_structured(
                 _save_grid(out / "grids" / f"iter_{done:07d}.png", trainer.gen, ga, gb, grid_deltas)
                 trainer.train()
             if done in snapshots:  # before the checkpoint, so that a resume from it redoes a cut snapshot
-                _save_model(trainer.gen, out / "snapshots" / f"iter_{done:07d}", done, training_info, "snapshot")
+                _save_model(trainer.gen, out / "snapshots" / f"iter_{done:07d}", done, info, "snapshot")
             if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.iterations:
                 save_run_checkpoint(ckpt, FAMILY, trainer, run, rng, samplers)
     finally:
@@ -310,7 +363,7 @@ def fit_structured(
 
     G = trainer.gen.eval()
     if out is not None:
-        _save_model(G, out / "model", cfg.iterations, training_info)
+        _save_model(G, out / "model", cfg.iterations, info)
     return G
 
 
@@ -318,5 +371,6 @@ def _save_model(G: StructuredGenerator, folder: Path, iterations: int, training_
                 point: str = "model") -> None:
     info = dict(training_info or {})
     info.setdefault("iterations", iterations)
-    info.setdefault("trainer", "nuisance_zoo.learned.fit_structured (LSGAN eq. 4.3 + hinged mode-seeking term)")
+    label = " + label term" if (info.get("objective") or {}).get("label_w") else ""
+    info.setdefault("trainer", f"nuisance_zoo.learned.fit_structured (LSGAN eq. 4.3 + hinged mode-seeking term{label})")
     save_model_folder(G, folder, info, point)

@@ -182,3 +182,46 @@ def test_fit_structured_bad_runs():
         fit(a, b, config="structured", iterations=0, batch_size=2, progress=False)
     with pytest.raises(ValueError, match="domain_a images are"):
         fit(a, b[:, :1], config="structured", iterations=1, batch_size=2, progress=False)
+
+
+class _DarkJudge(torch.nn.Module):
+    """A classifier that says "class 0" for dark images and "class 1" for bright ones."""
+
+    def forward(self, x):
+        m = x.mean((1, 2, 3))
+        return torch.stack([20 * (0.5 - m), 20 * (m - 0.5)], 1)
+
+
+def test_structured_keep_preset_and_its_label_term(tmp_path):
+    assert StructuredFitConfig.load("structured-keep").label_w == 1.0
+    assert StructuredFitConfig.load("structured").label_w == 0.0
+    cfg = StructuredFitConfig.load({"preset": "structured-keep", "delta_dim": 3})
+    assert cfg.label_w == 1.0 and StructuredFitConfig.from_dict(cfg.to_dict()) == cfg  # round trip
+    with pytest.raises(ValueError, match="unknown structured preset 'structured-kept'"):
+        StructuredFitConfig.from_dict({"preset": "structured-kept"})
+    with pytest.raises(ValueError, match="label_mode must be one of"):
+        StructuredFitConfig(label_mode="mse")
+    a, b = _domains(n=16)  # A dark (class 0 to the judge), B bright
+    y = torch.zeros(len(a), dtype=torch.long)
+    kw = dict(iterations=150, batch_size=8, progress=False, seed=0, log_every=50)
+    with pytest.raises(ValueError, match=r"needs a frozen classifier of domain A: pass classifier="):
+        fit(a, b, config="structured-keep", **kw)
+    with pytest.raises(ValueError, match="label_mode 'ce' needs domain A's labels"):
+        fit(a, b, config="structured-keep", classifier=_DarkJudge(), **kw)
+    free = fit(a, b, config="structured", **kw)
+    kept = fit(a, b, config={"preset": "structured-keep", "label_w": 5.0}, classifier=_DarkJudge(), labels_a=y,
+               out_dir=tmp_path / "keep", **kw)
+    d = torch.randn(16, 2, generator=torch.Generator().manual_seed(1))
+    x = a.float() / 255
+    with torch.no_grad():
+        judge = _DarkJudge()
+        p_free = judge(free(x, d)).softmax(1)[:, 0].mean()
+        p_kept = judge(kept(x, d)).softmax(1)[:, 0].mean()
+        shift_free, shift_kept = (free(x, d) - x).mean(), (kept(x, d) - x).mean()
+    # The GAN alone brightens A toward B, across the judge's boundary; the label term holds it back.
+    assert p_kept > p_free + 0.2 and shift_kept < shift_free, (p_kept, p_free, shift_kept, shift_free)
+    log = [json.loads(line) for line in (tmp_path / "keep" / "log.jsonl").read_text().splitlines()]
+    assert all("label" in rec for rec in log)
+    cfg_json = json.loads((tmp_path / "keep" / "model" / "config.json").read_text())
+    assert cfg_json["training"]["objective"]["label_w"] == 5.0
+    assert "label term" in cfg_json["training"]["trainer"]
