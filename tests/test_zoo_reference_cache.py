@@ -23,3 +23,24 @@ def test_reference_classifier_is_cached_and_checked(tmp_path, monkeypatch):
     assert torch.equal(first(x), again(x))
     with pytest.raises(ValueError, match="epochs"):
         measure_zoo.reference_classifier(exp, "cpu", None, 2, tmp_path / "ref")
+
+
+def test_variants_choose_which_trainings_run(monkeypatch):
+    from benchmarks.zoo import measure_zoo
+
+    calls = []
+
+    def fake_train(**kw):
+        calls.append((kw["algorithm"], kw["seed"], kw["nuisance"]))
+        return SimpleNamespace(metrics=[{"acc/B": 0.5 + 0.1 * kw["seed"]}])
+
+    monkeypatch.setattr(measure_zoo, "train", fake_train)
+    monkeypatch.setattr(measure_zoo, "known_model", lambda exp: "KNOWN")
+    exp = SimpleNamespace(known=["brightness"], domain_a="A", test_b="B")
+    out = measure_zoo.what_it_buys(exp, "G", "cpu", None, [0, 2], 1, which=("erm", "this"))
+    assert calls == [("erm", 0, None), ("mda", 0, "G"), ("erm", 2, None), ("mda", 2, "G")]  # no known-model run
+    assert out["ERM"]["accs"] == [50.0, 70.0] and out["MDA-5 (this model)"]["mean"] == 60.0
+    calls.clear()
+    out = measure_zoo.what_it_buys(exp, "G", "cpu", None, [1], 1)  # default: all three
+    assert [c[0] for c in calls] == ["erm", "mda", "mda"] and calls[2][2] == "KNOWN"
+    assert set(out) == {"ERM", "MDA-5 (this model)", "MDA-5 (known: brightness)"}

@@ -99,8 +99,13 @@ def label_preservation(exp, G, a_test, device: str, root, epochs: int, cache: Pa
             "acc_x": round(100 * acc(a_test.x), 2), "acc_G(x)": round(100 * acc(ga), 2)}
 
 
-def what_it_buys(exp, G, device: str, root, seeds, epochs: int, save_partial=None) -> dict:
+#: The classifier trainings of (c), by the short names ``--variants`` takes.
+VARIANTS = ("erm", "this", "known")
+
+
+def what_it_buys(exp, G, device: str, root, seeds, epochs: int, save_partial=None, which=VARIANTS) -> dict:
     variants = {"ERM": ("erm", None), "MDA-5 (this model)": ("mda", G), "MDA-5 (known: " + " ∘ ".join(reversed(exp.known)) + ")": ("mda", known_model(exp))}
+    variants = {label: v for short, (label, v) in zip(VARIANTS, variants.items()) if short in which}
     out: dict = {}
     accs_by: dict = {label: [] for label in variants}
     for s in seeds:  # seeds outermost: a run cut short still has all three variants per seed
@@ -119,7 +124,7 @@ def what_it_buys(exp, G, device: str, root, seeds, epochs: int, save_partial=Non
 
 
 def measure(name: str, model_dir: Path, out: Path, device: str, root, seeds, skip_buy: bool = False,
-            epochs: int | None = None, reference_cache: Path | None = None) -> dict:
+            epochs: int | None = None, reference_cache: Path | None = None, variants=VARIANTS) -> dict:
     exp = EXPERIMENTS[name]
     G = nz.load(f"local-dir:{model_dir}").to(device)
     a_test = load_dataset(exp.test_a, root=root)
@@ -142,7 +147,8 @@ def measure(name: str, model_dir: Path, out: Path, device: str, root, seeds, ski
     metrics["shift"] = shift_stats(exp, G, a_test, b_test, device)
     save()
     if not skip_buy:
-        metrics["test_B_accuracy"] = what_it_buys(exp, G, device, root, seeds, epochs, save_partial=(metrics, save))
+        metrics["test_B_accuracy"] = what_it_buys(exp, G, device, root, seeds, epochs, save_partial=(metrics, save),
+                                                  which=variants)
     metrics["label_preservation"] = label_preservation(exp, G, a_test, device, root, epochs, reference_cache)
     save()
     return metrics
@@ -160,13 +166,15 @@ def main(argv=None) -> None:
     p.add_argument("--skip-buy", action="store_true", help="skip (c), the classifier trainings")
     p.add_argument("--reference-cache", default=None, metavar="DIR",
                    help="train (b)'s whole-data classifier once into this file and reuse it on later calls")
+    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+                   help="which trainings of (c): ERM, MDA-5 with this model, MDA-5 with the closest known model")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     cache = Path(args.reference_cache) if args.reference_cache else None
     print(json.dumps(measure(args.name, Path(args.model), Path(args.out), args.device, args.data_root,
-                             args.seeds, args.skip_buy, args.epochs, cache), indent=2))
+                             args.seeds, args.skip_buy, args.epochs, cache, tuple(args.variants)), indent=2))
 
 
 if __name__ == "__main__":
