@@ -108,6 +108,16 @@ def write_section(name: str, body: str, out: str | Path = DOCS) -> Path:
     return out
 
 
+def add_timing_args(p) -> None:
+    """The timing options the per-op benchmarks share: ``--reps``, ``--min-time``, ``--threads``, ``--clock``."""
+    p.add_argument("--reps", type=int, default=None, help="timed repetitions (best of); default 3 (2 with --quick)")
+    p.add_argument("--min-time", type=float, default=0.05,
+                   help="seconds each repetition lasts at least (short calls are repeated inside it)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall time, or this process's CPU time (with --threads 1: repeatable on a loaded machine)")
+
+
 def md_table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
     align = align or ("---|" + "---:|" * (len(header) - 1))
     lines = ["| " + " | ".join(header) + " |", "|" + align]

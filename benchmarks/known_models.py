@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 import nuisance_zoo as nz  # noqa: E402
-from _common import DOCS, best_time, device_name, load_now, machine_line, md_table, write_section  # noqa: E402
+from _common import (DOCS, add_timing_args, best_time, device_name, load_now, machine_line, md_table,  # noqa: E402
+                     write_section)
 
 SECTION = "known_models"
 SUBSET_224 = ("brightness", "contrast", "hue", "gamma", "rotation", "affine", "gaussian-blur",
@@ -219,12 +220,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--quick", action="store_true", help="32×32 only, 2 reps")
     p.add_argument("--all-224", action="store_true", help="224×224 for every model, not only a subset")
     p.add_argument("--models", nargs="*", default=None, help="subset of known models")
-    p.add_argument("--reps", type=int, default=None, help="timed repetitions (best of); default 3 (2 with --quick)")
-    p.add_argument("--min-time", type=float, default=0.05,
-                   help="seconds each repetition lasts at least (short calls are repeated inside it)")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                   help="wall time, or this process's CPU time (with --threads 1: repeatable on a loaded machine)")
+    add_timing_args(p)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--amp", choices=("none", "bf16"), default="none", help="bf16 autocast around every call")
     p.add_argument("--channels-last", action="store_true", help="the batch in channels_last")

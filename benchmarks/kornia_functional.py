@@ -41,7 +41,7 @@ import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 import nuisance_zoo as nz  # noqa: E402
-from _common import DOCS, best_time, load_now, machine_line, md_table, write_section  # noqa: E402
+from _common import DOCS, add_timing_args, best_time, load_now, machine_line, md_table, write_section  # noqa: E402
 
 SECTION = "kornia_functional"
 #: kornia/ours speed needed at 32×32 (best of reps), with the other checks, to switch.
@@ -301,12 +301,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="32×32 only, 2 reps")
     p.add_argument("--models", nargs="*", default=None, choices=sorted(CANDIDATES), help="subset of candidates")
-    p.add_argument("--reps", type=int, default=None, help="timed repetitions (best of); default 3 (2 with --quick)")
-    p.add_argument("--min-time", type=float, default=0.05,
-                   help="seconds each repetition lasts at least (short calls are repeated inside it)")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                   help="wall time, or this process's CPU time (with --threads 1: repeatable on a loaded machine)")
+    add_timing_args(p)
     p.add_argument("--out", default=str(DOCS))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
