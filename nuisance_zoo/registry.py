@@ -147,7 +147,9 @@ def load(name: str, **kwargs: Any) -> NuisanceModel:
     """Build a nuisance model by name; keyword arguments configure it.
 
     Args:
-        name: a registered name (``list_models()``), ``"hf-hub:ORG/REPO[@REVISION]"``,
+        name: a registered name (``list_models()``; an experimental zoo model as
+            ``"experimental/NAME"``, see ``list_models(experimental=True)``; it loads with an
+            :class:`ExperimentalModelWarning`), ``"hf-hub:ORG/REPO[@REVISION]"``,
             ``"local-dir:PATH"`` (a folder with ``config.json`` and ``model.safetensors``), or a
             composition of those, ``"G2 @ G1"`` (G1 applied first, as in Python).
         **kwargs: passed to the model's constructor, e.g. ``load("haze", max_density=2.0)``.
