@@ -15,7 +15,7 @@ import nuisance_zoo as nz
 from nuisance_zoo.base import NORMAL_PRIOR_LIMIT
 from nuisance_zoo.training.inputs import check_label_values, check_labels, check_logits
 
-ALL = nz.list_models()
+ALL = nz.list_models(experimental=True)  # every zoo model too, by the name that loads it
 H = W = 12
 # Zoo names resolve to their bundled copies offline (see the fixture); the warning says so.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
