@@ -22,7 +22,7 @@ def _space(d: dict) -> str:
 
 def main() -> None:
     rows = ["| name | kind | Δ | prior | ∂/∂δ | gray input | what it does |", "|---|---|---|---|---|---|---|"]
-    for name in nz.list_models():
+    for name in nz.list_models(experimental=True):  # experimental zoo models by the name that loads them
         d = nz.info(name)
         rows.append(f"| `{name}` | {d['kind']} | {_space(d)} | {d['prior']} | "
                     f"{'yes' if d['differentiable'] else 'no'} | {d['gray']} | {d['description']} |")
