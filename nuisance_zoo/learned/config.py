@@ -346,12 +346,6 @@ class FitConfig:
             raise ValueError("FitConfig: until='plateau' needs monitor_every >= 1 and patience >= 1 (the plateau is "
                              "measured by the monitor).")
 
-    @property
-    def needs_classifier(self) -> bool:
-        """Whether the fit needs a frozen classifier of domain A (the label term; the monitor
-        uses one when given, and measures only the distance to B without)."""
-        return self.label_w > 0
-
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "FitConfig":
         """The ``"small"``, ``"small-keep"`` or ``"paper"`` trainer configuration.

@@ -47,7 +47,7 @@ from .discriminator import MultiScaleDiscriminator
 from .fit_loop import (EpochSampler, as_images, batch_images, check_discriminator, checkpoint_path, init_weights,
                        loop_setup, restore_run, save_model_folder, save_run_checkpoint)
 from .fit_monitor import FitMonitor, save_plot
-from .fit_terms import FrozenClassifier, diversity_loss, label_loss, structure_loss
+from .fit_terms import FrozenClassifier, diversity_loss, label_inputs, label_loss, structure_loss
 from .generator import MunitGenerator, StyleEncoder
 
 __all__ = ["fit_munit", "DomainAutoencoder", "MunitTrainer", "CHECKPOINT_NAME", "load_checkpoint_state", "FAMILY"]
@@ -282,16 +282,7 @@ def fit_munit(
         if x.shape[-1] % step or x.shape[-2] % step:
             raise ValueError(f"{name} images are {tuple(x.shape[-2:])}; height and width must be divisible by "
                              f"2**n_downsample = {step}. Resize or pad them (e.g. size=32 in the data spec).")
-    ya_all = labels_a if labels_a is not None else getattr(domain_a, "y", None)
-    if ya_all is not None:
-        ya_all = torch.as_tensor(ya_all).long()
-        if len(ya_all) != len(xa_all):
-            raise ValueError(f"labels_a has {len(ya_all)} labels for {len(xa_all)} domain_a images.")
-    if cfg.needs_classifier and classifier is None:
-        raise ValueError("the config's label term (label_w > 0) needs a frozen classifier of domain A: pass "
-                         "classifier=... (the CLI trains one with --classifier-epochs).")
-    if cfg.label_w > 0 and cfg.label_mode == "ce" and ya_all is None:
-        raise ValueError("label_mode 'ce' needs domain A's labels: pass an ImageDataset with .y or labels_a=...")
+    ya_all = label_inputs(cfg.label_w, cfg.label_mode, classifier, domain_a, labels_a, len(xa_all))
     held = None
     if cfg.monitor_every > 0:
         # The monitor's A images are held out from training, so its label accuracy is not a training score.

@@ -50,7 +50,7 @@ from .config import DiscriminatorConfig, load_config_file
 from .discriminator import MultiScaleDiscriminator
 from .fit_loop import (EpochSampler, as_images, batch_images, check_discriminator, checkpoint_path, init_weights,
                        loop_setup, restore_run, save_model_folder, save_run_checkpoint)
-from .fit_terms import LABEL_MODES, FrozenClassifier, label_loss
+from .fit_terms import LABEL_MODES, FrozenClassifier, label_inputs, label_loss
 from .structured import DEFAULT_CHAIN, StructuredGenerator
 
 __all__ = ["StructuredFitConfig", "StructuredTrainer", "fit_structured", "is_structured_config", "PRESET_NAME",
@@ -290,16 +290,7 @@ def fit_structured(
             f"domain_a images are {tuple(xa_all.shape[1:])} and domain_b images {tuple(xb_all.shape[1:])} "
             f"(C, H, W); make them alike in the data specs with channels=1|3 and size=H."
         )
-    ya_all = labels_a if labels_a is not None else getattr(domain_a, "y", None)
-    if ya_all is not None:
-        ya_all = torch.as_tensor(ya_all).long()
-        if len(ya_all) != len(xa_all):
-            raise ValueError(f"labels_a has {len(ya_all)} labels for {len(xa_all)} domain_a images.")
-    if cfg.label_w > 0 and classifier is None:
-        raise ValueError("the config's label term (label_w > 0) needs a frozen classifier of domain A: pass "
-                         "classifier=... (the CLI trains one with --classifier-epochs).")
-    if cfg.label_w > 0 and cfg.label_mode == "ce" and ya_all is None:
-        raise ValueError("label_mode 'ce' needs domain A's labels: pass an ImageDataset with .y or labels_a=...")
+    ya_all = label_inputs(cfg.label_w, cfg.label_mode, classifier, domain_a, labels_a, len(xa_all))
     device = torch.device(device)
     out = Path(out_dir) if out_dir is not None else None
     ckpt = checkpoint_path(out, resume, overwrite)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["FrozenClassifier", "label_loss", "structure_loss", "normalised_gradients", "diversity_loss",
+__all__ = ["FrozenClassifier", "label_inputs", "label_loss", "structure_loss", "normalised_gradients", "diversity_loss",
            "LABEL_MODES"]
 
 LABEL_MODES = ("ce", "kl")
@@ -60,6 +60,27 @@ class FrozenClassifier:
         if isinstance(self.model, nn.Module) and self.model.training:
             self.model.eval()  # someone called .train() on it: batch statistics would move
         return self.model(x01)
+
+
+def label_inputs(label_w: float, label_mode: str, classifier, domain_a, labels_a, n_a: int) -> Tensor | None:
+    """Domain A's labels for the label term (``labels_a``, else ``domain_a.y``; None if neither),
+    checked against what the term needs; shared by the MUNIT and the structured fit.
+
+    Raises:
+        ValueError: labels and images differ in number; ``label_w > 0`` without a classifier; the
+            ``"ce"`` mode without labels.
+    """
+    ya = labels_a if labels_a is not None else getattr(domain_a, "y", None)
+    if ya is not None:
+        ya = torch.as_tensor(ya).long()
+        if len(ya) != n_a:
+            raise ValueError(f"labels_a has {len(ya)} labels for {n_a} domain_a images.")
+    if label_w > 0 and classifier is None:
+        raise ValueError("the config's label term (label_w > 0) needs a frozen classifier of domain A: pass "
+                         "classifier=... (the CLI trains one with --classifier-epochs).")
+    if label_w > 0 and label_mode == "ce" and ya is None:
+        raise ValueError("label_mode 'ce' needs domain A's labels: pass an ImageDataset with .y or labels_a=...")
+    return ya
 
 
 def label_loss(classifier: Callable[[Tensor], Tensor], g01: Tensor, y: Tensor | None = None,
