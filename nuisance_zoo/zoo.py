@@ -53,6 +53,7 @@ def zoo_verdict(metrics: dict) -> list[str]:
         fails.append(f"MDA-5 with it reaches {mda:.1f} %, below the paper's {paper:.1f} %")
     return fails
 
+
 _PAPER = "Robey, Hassani, Pappas. Model-Based Robust Deep Learning. 2020"
 _SOURCE = "nuisance-zoo: MUNIT-style generator trained with benchmarks/zoo/fit_zoo.py"
 
