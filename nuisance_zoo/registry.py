@@ -78,7 +78,7 @@ def list_models(pattern: str = "*", kind: str | None = None, experimental: bool 
         >>> import nuisance_zoo as nz
         >>> "brightness" in nz.list_models(kind="known"), "brightness" in nz.list_models(kind="learned")
         (True, False)
-        >>> "experimental/gtsrb-brightness" in nz.list_models(experimental=True)
+        >>> "experimental/gtsrb-contrast" in nz.list_models(experimental=True)
         True
     """
     if kind is not None and kind not in KINDS:

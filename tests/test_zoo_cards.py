@@ -12,12 +12,15 @@ import nuisance_zoo as nz
 from nuisance_zoo import hub
 from nuisance_zoo.zoo import ZOO, zoo_status_line, zoo_verdict
 
+from benchmarks.zoo.make_card import variants_table
+
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = [e.name for e in ZOO]
 
 
 def test_the_five_issue_models_are_in_the_zoo():
-    assert set(NAMES) == {"gtsrb-brightness", "gtsrb-contrast", "mnist-background-color", "gtsrb-snow", "gtsrb-haze"}
+    assert set(NAMES) == {"gtsrb-brightness", "gtsrb-contrast", "mnist-background-color", "gtsrb-snow", "gtsrb-haze",
+                          "gtsrb-brightness.munit"}
     listed = {e.name for e in ZOO if not e.experimental}
     assert set(nz.list_models(kind="learned")) == listed
     assert set(nz.list_models(kind="learned", experimental=True)) == listed | {
@@ -44,6 +47,20 @@ def test_experimental_models_load_by_their_explicit_name_with_a_warning(monkeypa
         nz.load(f"experimental/{listed}")
     with pytest.raises(nz.UnknownModelError, match="unknown nuisance model 'experimental/brightnes'"):
         nz.load("experimental/brightnes")
+
+
+def test_each_names_default_is_the_variant_that_wins_on_its_card():
+    def card(name):
+        return json.loads((ROOT / "hub_cards" / name / "metrics.json").read_text())
+
+    variants = [n for n in NAMES if "." in n]
+    assert variants, "the zoo has no variant names to check"
+    for v in variants:
+        default, other = card(v.split(".")[0]), card(v)
+        assert not zoo_verdict(default) or zoo_verdict(other), f"{v} is listed but its default is not"
+        mda = lambda m: m["test_B_accuracy"]["MDA-5 (this model)"]["mean"]  # noqa: E731
+        keeps = lambda m: m["label_preservation"]["acc_G(x)"]  # noqa: E731
+        assert mda(default) > mda(other) and keeps(default) > keeps(other), v
 
 
 @pytest.mark.parametrize("entry", ZOO, ids=NAMES)
@@ -87,6 +104,18 @@ class TestBundledCard:
         card = (ROOT / "hub_cards" / entry.name / "README.md").read_text()
         assert zoo_status_line(entry.name, m) in card
         assert ("Zoo status: listed." in card) == (not entry.experimental)
+
+    def test_card_is_bundled_under_its_name_and_shows_every_variant(self, entry):
+        folder = ROOT / "hub_cards" / entry.name
+        m = json.loads((folder / "metrics.json").read_text())
+        assert m["bundle"] == entry.name
+        base = entry.name.split(".")[0]
+        card = (folder / "README.md").read_text()
+        # The table is the one make_card draws from every variant's metrics.json today (none is stale).
+        assert variants_table(base, ROOT / "hub_cards") in card
+        for other in NAMES:
+            if other.split(".")[0] == base:
+                assert f"`{other}`" in card or f"`experimental/{other}`" in card
 
     def test_card_reports_the_measured_numbers(self, entry):
         folder = ROOT / "hub_cards" / entry.name

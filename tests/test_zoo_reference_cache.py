@@ -28,10 +28,11 @@ def test_reference_classifier_is_cached_and_checked(tmp_path, monkeypatch):
 def test_variants_choose_which_trainings_run(monkeypatch):
     from benchmarks.zoo import measure_zoo
 
-    calls = []
+    calls, ks = [], []
 
     def fake_train(**kw):
         calls.append((kw["algorithm"], kw["seed"], kw["nuisance"]))
+        ks.append(kw["k"])
         return SimpleNamespace(metrics=[{"acc/B": 0.5 + 0.1 * kw["seed"]}])
 
     monkeypatch.setattr(measure_zoo, "train", fake_train)
@@ -41,6 +42,8 @@ def test_variants_choose_which_trainings_run(monkeypatch):
     assert calls == [("erm", 0, None), ("mda", 0, "G"), ("erm", 2, None), ("mda", 2, "G")]  # no known-model run
     assert out["ERM"]["accs"] == [50.0, 70.0] and out["MDA-5 (this model)"]["mean"] == 60.0
     calls.clear()
-    out = measure_zoo.what_it_buys(exp, "G", "cpu", None, [1], 1)  # default: all three
-    assert [c[0] for c in calls] == ["erm", "mda", "mda"] and calls[2][2] == "KNOWN"
-    assert set(out) == {"ERM", "MDA-5 (this model)", "MDA-5 (known: brightness)"}
+    ks.clear()
+    out = measure_zoo.what_it_buys(exp, "G", "cpu", None, [1], 1)  # default: all four
+    assert [c[0] for c in calls] == ["erm", "mda", "mda", "mrt"] and calls[2][2] == "KNOWN" and calls[3][2] == "G"
+    assert ks == [None, 5, 5, 10]  # MDA-5 and MRT-10, the paper's k
+    assert set(out) == {"ERM", "MDA-5 (this model)", "MDA-5 (known: brightness)", "MRT-10 (this model)"}

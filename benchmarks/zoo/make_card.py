@@ -1,25 +1,31 @@
 """Bundle one trained zoo model as ``hub_cards/NAME/``: weights, config and a card with measured numbers.
 
     python -m benchmarks.zoo.make_card gtsrb-contrast --run runs/zoo_gpu
+    python -m benchmarks.zoo.make_card gtsrb-brightness --variant munit \
+        --from-card hub_cards/gtsrb-brightness --run runs/rebundle        # keep the old model as a variant
 
 Reads ``RUN/NAME/model`` (from ``fit_zoo``), ``RUN/NAME/fit.json``, ``RUN/NAME/metrics.json`` and
-``RUN/NAME/grid.png`` (from ``measure_zoo``), measures size and CPU throughput here (d), and writes
-the card. The card states whether the learned model beats the closest known model.
+``RUN/NAME/grid.png`` (from ``measure_zoo``, or ``merge_metrics``), measures size and CPU throughput
+here (d), and writes the card. The card states whether the learned model beats the closest known
+model, and its *Variants* table lists every bundled variant of the name (``NAME`` is the default,
+``NAME.TAG`` the others, as timm names pretrained tags); bundling one refreshes that table on all.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import platform
+import shutil
 import time
 from pathlib import Path
 
 import torch
 
 import nuisance_zoo as nz
-from nuisance_zoo.zoo import zoo_status_line
+from nuisance_zoo.zoo import zoo_status_line, zoo_verdict
 
+from .._common import cpu_model
+from .card_grid import CAPTION
 from .experiments import EXPERIMENTS
 
 REPO_ORG = "nuisance-zoo"
@@ -31,7 +37,7 @@ def cpu_throughput(G, size, threads: int = 2, batch: int = 256, repeats: int = 5
     torch.set_num_threads(threads)
     try:
         G = G.cpu().eval()
-        x = torch.rand(batch, G.config()["in_channels"], *size)
+        x = torch.rand(batch, G.input_spec()["channels"], *size)
         d = G.sample_delta(batch, generator=torch.Generator().manual_seed(0))
         with torch.inference_mode():
             G(x, d)  # warm-up
@@ -49,8 +55,69 @@ def _fmt(v: dict) -> str:
     return f"{v['mean']:.1f} ± {v['std']:.1f}"
 
 
-def card_text(name: str, metrics: dict, fit: dict, facts: dict) -> str:
+#: Markers around the variants table, so that bundling one variant refreshes it on the others' cards.
+VARIANTS_BEGIN, VARIANTS_END = "<!-- variants -->", "<!-- /variants -->"
+
+
+def bundle_name(name: str, variant: str = "") -> str:
+    """The zoo name a card is bundled under: ``NAME`` (the default) or ``NAME.VARIANT`` (timm's tags)."""
+    return f"{name}.{variant}" if variant else name
+
+
+def hardware(device: str) -> str:
+    """What a run's ``device`` field means on a card: the GPU's name, or this machine's CPU."""
+    return device if device != "cpu" else f"CPU ({cpu_model()}, {os.cpu_count()} cores; one thread per run)"
+
+
+def _training_line(fit: dict) -> str:
+    if fit["device"] != "cpu":  # the H100 fits ran the five first zoo models side by side (docs/zoo.md)
+        where = f"{fit['device']}; the zoo's models were fitted side by side on it"
+    else:
+        where = f"CPU ({cpu_model()}, {fit.get('threads', '?')} thread)"
+    return (f"{fit['iterations']:,} iterations, batch {fit['batch_size']}, config `{fit['config']}`, "
+            f"{fit['wall_s']:.0f} s wall on {where} ({fit['process_cpu_s']:.0f} s process CPU time)")
+
+
+def variants_table(name: str, out_root: Path) -> str:
+    """The table of every bundled variant of ``name`` (``hub_cards/NAME`` and ``hub_cards/NAME.*``)."""
+    folders = [f for f in sorted(out_root.glob(f"{name}*")) if f.name == name or f.name.startswith(name + ".")]
+    rows = ["| load as | fit config | labels kept on G(x, δ) | ERM | MDA-5, this model | MRT-10, this model | "
+            "MDA-5, closest known model | measured on | zoo status |", "|---|---|---|---|---|---|---|---|---|"]
+    for f in folders:
+        if not (f / "metrics.json").is_file():
+            continue
+        m = json.loads((f / "metrics.json").read_text())
+        buys = m.get("test_B_accuracy", {})
+        cell = lambda key: _fmt(buys[key]) if key in buys else "not measured"  # noqa: E731
+        known = next((k for k in buys if k.startswith("MDA-5 (known")), None)
+        lp = m["label_preservation"]
+        status = "listed" if not zoo_verdict(m) else "experimental"
+        load = f.name if status == "listed" else f"experimental/{f.name}"
+        rows.append(f"| `{load}` | `{m['fit']['config']}` | {lp['acc_G(x)']:.1f} % (x: {lp['acc_x']:.1f} %) | "
+                    f"{cell('ERM')} | {cell('MDA-5 (this model)')} | {cell('MRT-10 (this model)')} | "
+                    f"{cell(known) if known else 'not measured'} | {hardware(m['device'])} | {status} |")
+    return "\n".join([VARIANTS_BEGIN, "## Variants of this name", "",
+                      f"`nz.load(\"{name}\")` gives the default, the variant that wins on its card; the others load "
+                      f"by their tag (timm's `name.tag`). Each row comes from that variant's own `metrics.json` "
+                      f"(3 seeds); rows measured on different hardware are not strictly comparable.", "",
+                      *rows, VARIANTS_END])
+
+
+def refresh_variants(name: str, out_root: Path) -> None:
+    """Rewrite the variants table on every bundled card of ``name`` (after one of them changed)."""
+    table = variants_table(name, out_root)
+    for f in sorted(out_root.glob(f"{name}*")):
+        card = f / "README.md"
+        if (f.name == name or f.name.startswith(name + ".")) and card.is_file():
+            text = card.read_text(encoding="utf-8")
+            if VARIANTS_BEGIN in text:
+                head, rest = text.split(VARIANTS_BEGIN, 1)
+                card.write_text(head + table + rest.split(VARIANTS_END, 1)[1], encoding="utf-8")
+
+
+def card_text(name: str, metrics: dict, fit: dict, facts: dict, variant: str = "") -> str:
     exp = EXPERIMENTS[name]
+    bundle = bundle_name(name, variant)
     buys = metrics.get("test_B_accuracy", {})
     erm = buys.get("ERM")
     learned = buys.get("MDA-5 (this model)")
@@ -70,11 +137,11 @@ def card_text(name: str, metrics: dict, fit: dict, facts: dict) -> str:
         verdict = "Downstream accuracy was not measured."
     s = metrics["shift"]
     lp = metrics["label_preservation"]
-    lines = [exp.description + ".", "", verdict, "", zoo_status_line(name, metrics), "",
+    lines = [exp.description + ".", "", verdict, "", zoo_status_line(bundle, metrics), "",
              "## Measured numbers", "",
              f"All from `benchmarks/zoo/` (see *Reproduce*). Classifier numbers: the paper's CNN, "
              f"{metrics['epochs']} epochs, Adadelta lr 1.0, batch 64, λ = 1, seeds {metrics['seeds']}, "
-             f"mean ± std; trained on {metrics['device']}.", "",
+             f"mean ± std; trained on {hardware(metrics['device'])}.", "",
              "### (a) What it does", "",
              f"{s['statistic']} on domain-A test images, δ from the prior:", "",
              "| domain A | G(domain A) | domain B |", "|---|---|---|",
@@ -96,49 +163,81 @@ def card_text(name: str, metrics: dict, fit: dict, facts: dict) -> str:
               f"| weights file | {facts['weights_bytes'] / 1024:.0f} KiB |",
               f"| forward (encode + decode), 2 CPU threads | {facts['cpu_images_per_s']:,.0f} images/s "
               f"({facts['cpu']}) |",
-              f"| training | {fit['iterations']:,} iterations, batch {fit['batch_size']}, config "
-              f"`{fit['config']}`, {fit['wall_s']:.0f} s wall on {fit['device']} "
-              f"({fit['process_cpu_s']:.0f} s process CPU time; five models trained side by side) |", "",
-              "### (e) Nuisance space", "",
-              "See the nuisance-space grid below.", "",
-              "## Reproduce", "", "```bash",
-              f"python -m benchmarks.zoo.fit_zoo {name} --iterations {fit['iterations']} --batch-size "
-              f"{fit['batch_size']} --config {fit['config']} --device cuda --out runs/zoo_gpu",
-              f"python -m benchmarks.zoo.measure_zoo {name} --model runs/zoo_gpu/{name}/model --device cuda "
-              f"--out runs/zoo_gpu",
-              f"python -m benchmarks.zoo.make_card {name} --run runs/zoo_gpu", "```", "",
-              "Data: `../shared/data` (or `--data-root`); specs:", ""]
+              f"| training | {_training_line(fit)} |", "",
+              "### (e) What it looks like", "",
+              "See the picture below: inputs, generated rows and real domain-B images.", "",
+              VARIANTS_BEGIN, VARIANTS_END, ""]
+    gpu = fit["device"] != "cpu"
+    shorts = {"ERM": "erm", "MDA-5 (this model)": "this", "MRT-10 (this model)": "mrt10"}
+    measured = [shorts.get(k, "known") for k in buys]
+    fit_where = "--device cuda" if gpu else f"--threads {fit.get('threads', 1)}"
+    measure_where = "--device cuda" if metrics["device"] != "cpu" else "--threads 1"
+    lines += ["## Reproduce", "", "```bash",
+              f"python -m benchmarks.zoo.fit_zoo {name} --config {fit['config']} --iterations {fit['iterations']} "
+              f"--batch-size {fit['batch_size']} {fit_where} --out runs/zoo",
+              f"python -m benchmarks.zoo.measure_zoo {name} --model runs/zoo/{name}/model --out runs/zoo "
+              f"--seeds {' '.join(map(str, metrics['seeds']))} --variants {' '.join(measured)} {measure_where}",
+              f"python -m benchmarks.zoo.make_card {name} --run runs/zoo" + (f" --variant {variant}" if variant else ""),
+              "```", ""]
+    if metrics.get("merged_runs", 1) > 1:
+        lines += [f"The measurements ran as {metrics['merged_runs']} processes side by side (seeds and trainings "
+                  f"split), joined by `python -m benchmarks.zoo.merge_metrics`; one `measure_zoo` call as above "
+                  f"gives the same numbers.", ""]
+    lines += ["Data: `../shared/data` (or `--data-root`); specs:", ""]
     lines += [f"- {k}: `{v}`" for k, v in metrics["domains"].items()]
     return "\n".join(lines)
 
 
-def make_card(name: str, run: Path, out_root: Path) -> Path:
+def card_as_run(card: Path, name: str, run: Path, data_root=None) -> Path:
+    """Lay a bundled card out as a ``fit_zoo``/``measure_zoo`` run folder, to bundle it again
+    (under a variant name, or with a new card layout): its weights and numbers are kept, its
+    picture is drawn again by :func:`~benchmarks.zoo.card_grid.card_grid`."""
+    from nuisance_zoo.data import load_dataset
+
+    from .card_grid import card_grid
+
+    metrics = json.loads((card / "metrics.json").read_text())
+    run_dir = run / name
+    (run_dir / "model").mkdir(parents=True, exist_ok=True)
+    for f in ("config.json", "model.safetensors"):
+        shutil.copyfile(card / f, run_dir / "model" / f)
+    (run_dir / "fit.json").write_text(json.dumps(metrics.pop("fit"), indent=2))
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     exp = EXPERIMENTS[name]
+    card_grid(nz.load(f"local-dir:{card}"), load_dataset(exp.test_a, root=data_root),
+              load_dataset(exp.test_b, root=data_root), run_dir / "grid.png")
+    return run
+
+
+def make_card(name: str, run: Path, out_root: Path, variant: str = "") -> Path:
+    """Bundle ``RUN/NAME`` as ``OUT_ROOT/NAME`` (or ``NAME.VARIANT``) and refresh the variants tables."""
+    exp = EXPERIMENTS[name]
+    bundle = bundle_name(name, variant)
     run_dir = run / name
     metrics = json.loads((run_dir / "metrics.json").read_text())
     fit = json.loads((run_dir / "fit.json").read_text())
     G = nz.load(f"local-dir:{run_dir / 'model'}")
     cfg = json.loads((run_dir / "model" / "config.json").read_text())
     size = cfg["input"]["size"]
-    facts = {
+    # A card bundled again keeps the cost measured when it was made (throughput needs idle cores).
+    facts = metrics.pop("cost", None) or {
         "parameters": sum(p.numel() for p in G.parameters()),
         "weights_bytes": (run_dir / "model" / "model.safetensors").stat().st_size,
         "cpu_images_per_s": cpu_throughput(G, size),
-        "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "cpu": f"{cpu_model()}, {os.cpu_count()} cores",
     }
-    text = card_text(name, metrics, fit, facts)
-    folder = out_root / name
+    text = card_text(name, metrics, fit, facts, variant)
+    folder = out_root / bundle
     G.save_pretrained(
         folder,
         training={**cfg["training"], "batch_size": fit["batch_size"], "config": fit["config"],
                   "device": fit["device"], "wall_s": fit["wall_s"]},
-        card={"name": name, "repo_id": f"{REPO_ORG}/{name}", "title": f"nuisance-zoo: {name}",
-              "description": text, "grid": str(run_dir / "grid.png"),
-              "grid_caption": "One domain-A test image under δ on a 7 × 7 grid over [-2, 2]² "
-                              "(rows: δ₀ from -2 to 2; columns: δ₁ from -2 to 2).",
+        card={"name": bundle, "repo_id": f"{REPO_ORG}/{bundle}", "title": f"nuisance-zoo: {bundle}",
+              "description": text, "grid": str(run_dir / "grid.png"), "grid_caption": CAPTION,
               "datasets": [exp.dataset.lower()], "tags": ["robustness", exp.dataset.lower()]},
     )
-    (folder / "metrics.json").write_text(json.dumps({**metrics, "cost": facts, "fit": fit}, indent=2))
+    (folder / "metrics.json").write_text(json.dumps({**metrics, "bundle": bundle, "cost": facts, "fit": fit}, indent=2))
+    refresh_variants(name, out_root)
     return folder
 
 
@@ -147,9 +246,17 @@ def main(argv=None) -> None:
     p.add_argument("names", nargs="*", default=list(EXPERIMENTS))
     p.add_argument("--run", default="runs/zoo_gpu", help="folder holding fit_zoo/measure_zoo outputs")
     p.add_argument("--out", default="hub_cards")
+    p.add_argument("--variant", default="", help="bundle as NAME.VARIANT (not the name's default)")
+    p.add_argument("--from-card", default=None, metavar="FOLDER",
+                   help="bundle an existing card folder again (e.g. under --variant); --run is a scratch folder")
+    p.add_argument("--data-root", default=None, help="for --from-card's picture")
     args = p.parse_args(argv)
+    if args.from_card and len(args.names) != 1:
+        p.error("--from-card bundles one card: give one name.")
     for n in args.names:
-        print(make_card(n, Path(args.run), Path(args.out)))
+        if args.from_card:
+            card_as_run(Path(args.from_card), n, Path(args.run), args.data_root)
+        print(make_card(n, Path(args.run), Path(args.out), args.variant))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@
     domain-A test images at prior draws, beside the real gap between domains A and B;
 (b) label preservation: accuracy of a classifier trained on the whole data set, on x and on G(x, δ);
 (c) what it buys: domain-B test accuracy of the paper's CNN trained on domain A with ERM,
-    with MDA-5 over this model and with MDA-5 over the closest known model (mean ± std over seeds);
-(e) a nuisance-space grid picture (``grid.png``).
+    with MDA-5 over this model, with MDA-5 over the closest known model and with MRT-10 over
+    this model (mean ± std over seeds);
+(e) the card's picture (``grid.png``, :mod:`benchmarks.zoo.card_grid`): inputs, G's outputs, real domain B.
 Size and CPU throughput (d) come from ``cpu_facts.py``, on the 2-core CPU machine.
 Results go to ``OUT/NAME/metrics.json``.
 """
@@ -24,10 +25,10 @@ import torch
 
 import nuisance_zoo as nz
 from nuisance_zoo.data import brightness, contrast, load_dataset
-from nuisance_zoo.eval.grid import delta_grid, save_image_grid
 from nuisance_zoo.eval.robustness import accuracy
 from nuisance_zoo.training.trainer import train
 
+from .card_grid import card_grid
 from .experiments import EXPERIMENTS, known_model
 
 #: Epochs of classifier training per data set (GTSRB domains hold 1–5k images, MNIST 30k).
@@ -100,18 +101,26 @@ def label_preservation(exp, G, a_test, device: str, root, epochs: int, cache: Pa
 
 
 #: The classifier trainings of (c), by the short names ``--variants`` takes.
-VARIANTS = ("erm", "this", "known")
+VARIANTS = ("erm", "this", "known", "mrt10")
+
+
+def trainings(exp, G, which=VARIANTS) -> dict:
+    """label → (algorithm, nuisance model, k) for the short names in ``which``, in VARIANTS order."""
+    known = "MDA-5 (known: " + " ∘ ".join(reversed(exp.known)) + ")"
+    table = {"erm": ("ERM", "erm", None, None), "this": ("MDA-5 (this model)", "mda", G, 5),
+             "known": (known, "mda", known_model(exp) if "known" in which else None, 5),
+             "mrt10": ("MRT-10 (this model)", "mrt", G, 10)}
+    return {label: (alg, model, k) for short, (label, alg, model, k) in table.items() if short in which}
 
 
 def what_it_buys(exp, G, device: str, root, seeds, epochs: int, save_partial=None, which=VARIANTS) -> dict:
-    variants = {"ERM": ("erm", None), "MDA-5 (this model)": ("mda", G), "MDA-5 (known: " + " ∘ ".join(reversed(exp.known)) + ")": ("mda", known_model(exp))}
-    variants = {label: v for short, (label, v) in zip(VARIANTS, variants.items()) if short in which}
+    variants = trainings(exp, G, which)
     out: dict = {}
     accs_by: dict = {label: [] for label in variants}
-    for s in seeds:  # seeds outermost: a run cut short still has all three variants per seed
-        for label, (alg, model) in variants.items():
+    for s in seeds:  # seeds outermost: a run cut short still has every variant per finished seed
+        for label, (alg, model, k) in variants.items():
             accs = accs_by[label]
-            res = train(model="paper-cnn", nuisance=model, algorithm=alg, k=5, lam=1.0, data=exp.domain_a,
+            res = train(model="paper-cnn", nuisance=model, algorithm=alg, k=k, lam=1.0, data=exp.domain_a,
                         test_domains={"B": exp.test_b}, epochs=epochs, device=device, data_root=root,
                         seed=s, progress=False)
             accs.append(100 * res.metrics[-1]["acc/B"])
@@ -141,8 +150,7 @@ def measure(name: str, model_dir: Path, out: Path, device: str, root, seeds, ski
         metrics["wall_s"] = round(time.time() - t0, 1)
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
-    tiles = delta_grid(G.cpu(), a_test.x[0], dims=(0, 1), value_range=(-2.0, 2.0), steps=7)
-    save_image_grid(tiles, folder / "grid.png")
+    card_grid(G, a_test, b_test, folder / "grid.png")
     G.to(device)
     metrics["shift"] = shift_stats(exp, G, a_test, b_test, device)
     save()
@@ -167,7 +175,8 @@ def main(argv=None) -> None:
     p.add_argument("--reference-cache", default=None, metavar="DIR",
                    help="train (b)'s whole-data classifier once into this file and reuse it on later calls")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
-                   help="which trainings of (c): ERM, MDA-5 with this model, MDA-5 with the closest known model")
+                   help="which trainings of (c): ERM, MDA-5 with this model, MDA-5 with the closest known model, "
+                        "MRT-10 with this model")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = p.parse_args(argv)
     if args.threads:

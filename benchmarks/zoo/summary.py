@@ -1,4 +1,4 @@
-"""Write docs/zoo.md: the first zoo's measured numbers, gathered from hub_cards/*/metrics.json.
+"""Write docs/zoo.md's zoo table: every bundled model's numbers, gathered from hub_cards/*/metrics.json.
 
     python -m benchmarks.zoo.summary
 """
@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from nuisance_zoo.zoo import zoo_verdict
+
 from .experiments import EXPERIMENTS
+from .make_card import hardware
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,38 +19,47 @@ def _f(v: dict | None) -> str:
     return f"{v['mean']:.1f} ± {v['std']:.1f}" if v else "–"
 
 
-def main() -> None:
-    rows = ["| model | ERM | MDA-5, this model | MDA-5, closest known model | paper (ERM → MDA) | label pres. x → G(x) | shift / real gap |",
-            "|---|---|---|---|---|---|---|"]
+#: docs/zoo.md keeps its prose; only the text between these markers is rewritten.
+BEGIN, END = "<!-- zoo-table -->", "<!-- /zoo-table -->"
+
+
+def bundles(name: str) -> list[Path]:
+    """``hub_cards/NAME`` (the default) and its variants ``hub_cards/NAME.TAG``, default first."""
+    cards = ROOT / "hub_cards"
+    return [f for f in [cards / name, *sorted(cards.glob(f"{name}.*"))] if (f / "metrics.json").is_file()]
+
+
+def table() -> str:
+    rows = ["| model | fit config | ERM | MDA-5, this model | MRT-10, this model | MDA-5, closest known model | "
+            "paper (ERM → MDA) | label pres. x → G(x) | shift / real gap | measured on | zoo status |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in EXPERIMENTS:
-        f = ROOT / "hub_cards" / name / "metrics.json"
-        if not f.is_file():
-            rows.append(f"| `{name}` | not trained yet | | | | | |")
-            continue
-        m = json.loads(f.read_text())
-        b = m.get("test_B_accuracy", {})
-        known_key = next((k for k in b if k.startswith("MDA-5 (known")), None)
-        paper = m.get("paper") or {}
-        paper_s = f"{paper['ERM']} → {paper['MDA (learned)']}" if paper else "–"
-        s, lp = m["shift"], m["label_preservation"]
-        shift = f"{s['shift']:+} / {s['real_gap']:+}" if "shift" in s else f"bg {s['A']} → {s['G(A)']} (B: {s['B']})"
-        known_label = known_key[len("MDA-5 (known: "):-1] if known_key else ""
-        rows.append(f"| `{name}` | {_f(b.get('ERM'))} | {_f(b.get('MDA-5 (this model)'))} | "
-                    f"{_f(b.get(known_key))} ({known_label}) | {paper_s} | {lp['acc_x']:.1f} → {lp['acc_G(x)']:.1f} | {shift} |")
-    text = "\n".join([
-        "# The first zoo: what each learned model buys a classifier", "",
-        "Test accuracy (%) on domain B of the paper's CNN trained on domain A (mean ± std over 3 seeds), "
-        "label preservation (accuracy of a classifier trained on the whole data set, on domain-A test images x "
-        "and on G(x, δ) at prior draws) and the shift each model produces. Generators: the `small` "
-        "configuration, 2,500 iterations at batch 16, five trained side by side on one NVIDIA H100 "
-        "(about 130 s each); classifiers trained on the same H100. Each model's card "
-        "(`hub_cards/NAME/README.md`) has the details and the commands that reproduce its numbers "
-        "(`benchmarks/zoo/`).", "",
-        *rows, "",
-        "A learned model earns its place by beating the known-model column; the cards say where it does not.", "",
-    ])
+        folders = bundles(name)
+        if not folders:
+            rows.append(f"| `{name}` | not trained yet | | | | | | | | | |")
+        for f in folders:
+            m = json.loads((f / "metrics.json").read_text())
+            b = m.get("test_B_accuracy", {})
+            known_key = next((k for k in b if k.startswith("MDA-5 (known")), None)
+            paper = m.get("paper") or {}
+            paper_s = f"{paper['ERM']} → {paper['MDA (learned)']}" if paper else "–"
+            s, lp = m["shift"], m["label_preservation"]
+            shift = f"{s['shift']:+} / {s['real_gap']:+}" if "shift" in s else f"bg {s['A']} → {s['G(A)']} (B: {s['B']})"
+            known_label = f" ({known_key[len('MDA-5 (known: '):-1]})" if known_key else ""
+            status = "experimental" if zoo_verdict(m) else "**listed**"
+            rows.append(f"| `{f.name}` | `{m['fit']['config']}` | {_f(b.get('ERM'))} | {_f(b.get('MDA-5 (this model)'))} | "
+                        f"{_f(b.get('MRT-10 (this model)'))} | {_f(b.get(known_key))}{known_label} | {paper_s} | "
+                        f"{lp['acc_x']:.1f} → {lp['acc_G(x)']:.1f} | {shift} | {hardware(m['device'])} | {status} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
     out = ROOT / "docs" / "zoo.md"
-    out.write_text(text)
+    text = out.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{out} has no {BEGIN} ... {END} markers around the zoo table.")
+    head, rest = text.split(BEGIN, 1)
+    out.write_text(head + BEGIN + "\n" + table() + "\n" + END + rest.split(END, 1)[1])
     print(f"wrote {out}")
 
 

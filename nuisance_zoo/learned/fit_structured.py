@@ -58,7 +58,11 @@ __all__ = ["StructuredFitConfig", "StructuredTrainer", "fit_structured", "is_str
 
 PRESET_NAME = "structured"
 #: The structured presets: field overrides of :class:`StructuredFitConfig`'s defaults.
-PRESETS = {PRESET_NAME: {}, "structured-keep": {"label_w": 1.0}}
+#: ``structured-keep-adaptive`` lets h_θ see per-channel image statistics (``summary="stats"``), so
+#: that one draw of δ can stretch a dull image more than a bright one: a contrast shift to a
+#: near-full pixel range needs a gain per image, which ``summary="none"`` cannot give.
+PRESETS = {PRESET_NAME: {}, "structured-keep": {"label_w": 1.0},
+           "structured-keep-adaptive": {"label_w": 1.0, "summary": "stats"}}
 #: How structured runs are marked in their checkpoints.
 FAMILY = "structured"
 

@@ -23,10 +23,13 @@ def test_list_all_and_pattern():
     assert lines == ["background-color", "background-texture"]
     r = cli("list", "zzz-*")
     assert r.returncode == 1 and "no models match" in r.stdout
-    r = cli("list", "gtsrb-b*")  # only an experimental model matches: say so, and how to list it
-    assert r.returncode == 1 and "experimental ones do: experimental/gtsrb-brightness; add --experimental" in r.stdout
-    r = cli("list", "gtsrb-b*", "--experimental")
-    assert r.returncode == 0 and r.stdout.split()[0] == "experimental/gtsrb-brightness"
+    r = cli("list", "gtsrb-c*")  # only an experimental model matches: say so, and how to list it
+    assert r.returncode == 1 and "experimental ones do: experimental/gtsrb-contrast; add --experimental" in r.stdout
+    r = cli("list", "gtsrb-c*", "--experimental")
+    assert r.returncode == 0 and r.stdout.split()[0] == "experimental/gtsrb-contrast"
+    r = cli("list", "gtsrb-b*", "--experimental")  # the listed default and its experimental variant
+    assert r.returncode == 0 and [ln.split()[0] for ln in r.stdout.strip().splitlines()] == [
+        "experimental/gtsrb-brightness.munit", "gtsrb-brightness"]
 
 
 def test_info_text_and_json():
