@@ -32,6 +32,17 @@ class TestMerge:
         out = merge([run([0, 1, 2], ERM=[80.0]), run([1, 2], ERM=[82.0, 84.0])])
         assert out["test_B_accuracy"]["ERM"]["accs"] == [80.0, 82.0, 84.0]
 
+    def test_borrows_only_the_trainings_that_do_not_use_the_model(self):
+        other = run([0, 1], ERM=[80.0, 82.0], MDA=[50.0, 51.0], **{"MDA-5_(known:_x)": [70.0, 71.0]})
+        other["label_preservation"] = {"acc_x": 99.0, "acc_G(x)": 20.0}  # another variant of the name
+        out = merge([run([0, 1], MDA=[90.0, 91.0])], borrowed=[other])
+        assert set(out["test_B_accuracy"]) == {"MDA", "ERM", "MDA-5 (known: x)"}
+        assert out["test_B_accuracy"]["MDA"]["accs"] == [90.0, 91.0]  # its own, not the borrowed model's
+        assert out["label_preservation"]["acc_G(x)"] == 97.0
+        other["epochs"] = 3  # another protocol: refused
+        with pytest.raises(ValueError, match="another 'epochs'"):
+            merge([run([0, 1], MDA=[90.0, 91.0])], borrowed=[other])
+
     def test_refuses_runs_that_disagree(self):
         with pytest.raises(ValueError, match="ERM, seed 0: run 2 says 81.0, an earlier run 80.0"):
             merge([run([0], ERM=[80.0]), run([0], ERM=[81.0])])

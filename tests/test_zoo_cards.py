@@ -49,6 +49,14 @@ def test_experimental_models_load_by_their_explicit_name_with_a_warning(monkeypa
         nz.load("experimental/brightnes")
 
 
+def test_the_zoo_tables_in_the_docs_are_the_cards_numbers():
+    # benchmarks/zoo/summary.py writes both from hub_cards/*/metrics.json; rerun it after a card changes.
+    from benchmarks.zoo.summary import readme_table, table
+
+    assert table() in (ROOT / "docs" / "zoo.md").read_text()
+    assert readme_table() in (ROOT / "README.md").read_text()
+
+
 def test_each_names_default_is_the_variant_that_wins_on_its_card():
     def card(name):
         return json.loads((ROOT / "hub_cards" / name / "metrics.json").read_text())

@@ -9,7 +9,8 @@ their ``test_B_accuracy`` per seed, and refuses runs that disagree: a different 
 reference classifier (the shift or label preservation differ), other domains or epochs, or two
 different accuracies for the same seed and training. The first run that has them gives the
 shift and the label preservation; ``wall_s`` is the sum. ``grid.png`` is copied from the first
-run that has one.
+run that has one. ``--borrow`` takes the trainings that do not use the model (ERM, MDA-5 with the
+known model) from runs of another variant of the same name.
 """
 from __future__ import annotations
 
@@ -19,12 +20,23 @@ import shutil
 import statistics
 from pathlib import Path
 
-#: Fields every run of the same model and protocol must agree on (when both have them).
-SAME = ("name", "epochs", "domains", "paper", "device", "shift", "label_preservation")
+#: Fields every run of the same protocol must agree on (when both have them) ...
+PROTOCOL = ("name", "epochs", "domains", "paper", "device")
+#: ... and of the same model.
+SAME = PROTOCOL + ("shift", "label_preservation")
 
 
-def merge(runs: list[dict]) -> dict:
+def model_free(label: str) -> bool:
+    """Whether a training of (c) does not use the measured model (ERM, MDA-5 with the known model)."""
+    return label == "ERM" or label.startswith("MDA-5 (known")
+
+
+def merge(runs: list[dict], borrowed: list[dict] = ()) -> dict:
     """One metrics dict from several ``measure_zoo`` metrics dicts of the same model.
+
+    ``borrowed`` are runs of *another* model of the same experiment and protocol: only their
+    trainings that do not use the model (:func:`model_free`) are taken, so that a new variant
+    shares the ERM and known-model numbers already measured for the name.
 
     Example:
         >>> a = {"name": "m", "seeds": [0, 1], "test_B_accuracy": {"ERM": {"accs": [80.0, 82.0]}}}
@@ -36,8 +48,10 @@ def merge(runs: list[dict]) -> dict:
         raise ValueError("merge needs at least one metrics.json.")
     out: dict = {}
     per_seed: dict[str, dict[int, float]] = {}
-    for i, run in enumerate(runs):
-        for key in SAME:
+    lent = [{**b, "test_B_accuracy": {k: v for k, v in b.get("test_B_accuracy", {}).items() if model_free(k)}}
+            for b in borrowed]
+    for i, run in enumerate([*runs, *lent]):
+        for key in (SAME if i < len(runs) else PROTOCOL):
             if key in run and key in out and run[key] != out[key]:
                 raise ValueError(f"run {i + 1} has another {key!r} than the runs before it ({run[key]!r} vs "
                                  f"{out[key]!r}): merge only runs of the same model, reference and protocol.")
@@ -62,17 +76,20 @@ def merge(runs: list[dict]) -> dict:
         out["test_B_accuracy"][label] = {"accs": accs, "mean": round(statistics.mean(accs), 2),
                                          "std": round(statistics.pstdev(accs), 2)}
     out["wall_s"] = round(sum(r.get("wall_s", 0.0) for r in runs), 1)
-    out["merged_runs"] = len(runs)
+    out["merged_runs"] = len(runs) + len(lent)
     return out
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", help="measure_zoo output folders (OUT/NAME), each holding metrics.json")
+    p.add_argument("--borrow", nargs="*", default=[], metavar="RUN",
+                   help="runs of another model of the same experiment: take only their ERM and known-model trainings")
     p.add_argument("--out", required=True, help="folder to write metrics.json (and grid.png) into")
     args = p.parse_args(argv)
     folders = [Path(r) for r in args.runs]
-    merged = merge([json.loads((f / "metrics.json").read_text()) for f in folders])
+    read = lambda f: json.loads((Path(f) / "metrics.json").read_text())  # noqa: E731
+    merged = merge([read(f) for f in folders], [read(f) for f in args.borrow])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(merged, indent=2, ensure_ascii=False))
