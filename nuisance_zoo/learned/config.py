@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .blocks import ACTIVATIONS, PAD_TYPES
+from .fit_monitor import check_monitor_fields
 
 __all__ = ["GeneratorConfig", "DiscriminatorConfig", "FitConfig", "PRESETS", "load_config_file"]
 
@@ -335,16 +336,10 @@ class FitConfig:
             raise ValueError("FitConfig: batch_size must be >= 1 and iterations >= 0.")
         if self.label_mode not in ("ce", "kl"):
             raise ValueError(f"FitConfig.label_mode must be 'ce' or 'kl', got {self.label_mode!r}.")
-        if self.until not in ("iterations", "plateau"):
-            raise ValueError(f"FitConfig.until must be 'iterations' or 'plateau', got {self.until!r}.")
-        for name in ("label_w", "structure_w", "diversity_w", "diversity_cap", "monitor_kid_w", "monitor_stat_w"):
+        for name in ("label_w", "structure_w", "diversity_w", "diversity_cap"):
             if getattr(self, name) < 0:
                 raise ValueError(f"FitConfig.{name} must be >= 0, got {getattr(self, name)}.")
-        if self.monitor_every < 0 or self.monitor_n < 2 or self.patience < 0:
-            raise ValueError("FitConfig: monitor_every and patience must be >= 0 and monitor_n >= 2.")
-        if self.until == "plateau" and (self.monitor_every < 1 or self.patience < 1):
-            raise ValueError("FitConfig: until='plateau' needs monitor_every >= 1 and patience >= 1 (the plateau is "
-                             "measured by the monitor).")
+        check_monitor_fields(self, "FitConfig")
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "FitConfig":

@@ -33,16 +33,17 @@ __all__ = ["fit", "fit_needs_classifier", "DomainAutoencoder", "MunitTrainer", "
 
 
 def fit_needs_classifier(config: Any, until: str | None = None, monitor_every: int | None = None) -> bool:
-    """Whether :func:`fit` with this ``config`` needs ``classifier=``: a label term (MUNIT or
-    structured) or a quality monitor (MUNIT).
+    """Whether :func:`fit` with this ``config`` (and these overrides) needs ``classifier=``: a label
+    term or a quality monitor, in a MUNIT or a structured fit.
 
     Example:
         >>> fit_needs_classifier("small"), fit_needs_classifier("small-keep"), fit_needs_classifier("structured-keep")
         (False, True, True)
+        >>> fit_needs_classifier("structured"), fit_needs_classifier("structured", "plateau", monitor_every=100)
+        (False, True)
     """
-    if is_structured_config(config):
-        return StructuredFitConfig.load(config).label_w > 0
-    cfg = FitConfig.load(config, until=until, monitor_every=monitor_every)
+    kind = StructuredFitConfig if is_structured_config(config) else FitConfig
+    cfg = kind.load(config, until=until, monitor_every=monitor_every)
     return cfg.label_w > 0 or cfg.monitor_every > 0
 
 
@@ -99,12 +100,14 @@ def fit(
         overwrite: start afresh in an ``out_dir`` that already holds a checkpoint (otherwise an
             error: a run is never replaced silently); the previous run's outputs are deleted first.
         classifier: a classifier of domain A (``nn.Module`` or callable, [0, 1] images → logits),
-            used frozen by the label term (MUNIT and structured fits) and the quality monitor
-            (MUNIT fits; see :mod:`nuisance_zoo.learned.fit_terms`, :mod:`nuisance_zoo.learned.fit_monitor`).
+            used frozen by the label term and the quality monitor (MUNIT and structured fits; see
+            :mod:`nuisance_zoo.learned.fit_terms`, :mod:`nuisance_zoo.learned.fit_monitor`). The
+            monitor runs without one too, and then measures the distance to B only.
         labels_a: domain A's labels (default: ``domain_a.y``).
-        until: ``"plateau"`` (stop when the monitor's score stops improving; keep the best) or
-            ``"iterations"`` (MUNIT fits).
-        monitor_every: measure quality every this many iterations (MUNIT fits; 0: never).
+        until: ``"plateau"`` (stop when the monitor's score stops improving; keep the best, in
+            ``out_dir/best`` and ``out_dir/model``) or ``"iterations"`` (default: the config's).
+        monitor_every: measure quality every this many iterations into ``log.jsonl``,
+            ``out_dir/monitor.png`` and the bar (0: never; default: the config's).
 
     Returns:
         The A→B generator in eval mode, on ``device``.
@@ -112,11 +115,8 @@ def fit(
     common = dict(config=config, iterations=iterations, batch_size=batch_size, out_dir=out_dir, resume=resume,
                   seed=seed, grid_every=grid_every, checkpoint_every=checkpoint_every, device=device,
                   progress=progress, log_every=log_every, snapshots=snapshots, training_info=training_info,
-                  overwrite=overwrite)
+                  overwrite=overwrite, classifier=classifier, labels_a=labels_a, until=until,
+                  monitor_every=monitor_every)
     if is_structured_config(config):
-        if until == "plateau" or monitor_every:
-            raise ValueError("until='plateau' and the quality monitor are implemented for MUNIT fits only; the "
-                             "structured trainer runs its iterations.")
-        return fit_structured(domain_a, domain_b, classifier=classifier, labels_a=labels_a, **common)
-    return fit_munit(domain_a, domain_b, classifier=classifier, labels_a=labels_a, until=until,
-                     monitor_every=monitor_every, **common)
+        return fit_structured(domain_a, domain_b, **common)
+    return fit_munit(domain_a, domain_b, **common)

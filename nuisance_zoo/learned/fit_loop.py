@@ -41,7 +41,7 @@ __all__ = [
 LOG_NAME = "log.jsonl"
 #: What a fit writes into ``out_dir`` (besides ``.lock``); a fresh start removes the last run's.
 RUN_OUTPUTS = (CHECKPOINT_NAME, Path(CHECKPOINT_NAME).with_suffix(".json").name, LOG_NAME, "grids", "snapshots",
-               "model")
+               "model", "best", "monitor.png")
 
 #: Images per domain shown in the progress grids, and δ draws per image.
 GRID_ROWS = 8

@@ -21,17 +21,37 @@ The monitor keeps its history, the best score and the checks since the last impr
 :meth:`state_dict` is plain JSON, saved in the fit checkpoint's run record, so a resumed fit
 continues the same patience count. :meth:`should_stop` is the plateau rule. :func:`save_plot`
 draws the history into a PNG with PIL.
+
+Every fit uses the monitor the same way, through the helpers at the end of this module (the
+MUNIT fit, :mod:`nuisance_zoo.learned.fit_munit`, and the structured one,
+:mod:`nuisance_zoo.learned.fit_structured`): :func:`check_monitor_fields` validates the config
+fields, :func:`hold_out` sets the monitor's A images aside, :func:`build_monitor` makes the
+monitor and :class:`MonitoredRun` runs the checks in the loop (log, plot, bar, ``OUT/best``, the
+plateau stop, resume) and picks the model to return.
+
+Example:
+    >>> import torch
+    >>> m = FitMonitor(None, torch.rand(8, 3, 16, 16), None, torch.rand(8, 3, 16, 16) * 0.5 + 0.5,
+    ...                torch.randn(8, 2), patience=1)
+    >>> e = m.measure(lambda x, d: x, iteration=10)   # the identity: no closer to B than A is
+    >>> e["kid_rel"], e["label_acc"], e["improved"]
+    (1.0, None, True)
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["FitMonitor", "kid", "random_features", "image_stats", "save_plot"]
+from ..checkpoint import atomic_file, read_checkpoint
+from .fit_loop import batch_images
+
+__all__ = ["FitMonitor", "kid", "random_features", "image_stats", "save_plot", "UNTIL", "check_monitor_fields",
+           "monitor_settings", "hold_out", "build_monitor", "MonitoredRun"]
 
 #: Curves of the plot, in this order: (key in a history entry, colour).
 PLOT_KEYS = (("label_acc", (31, 119, 180)), ("kid_rel", (214, 39, 40)), ("stat_rel", (255, 127, 14)),
@@ -238,3 +258,190 @@ def save_plot(path: str | Path, history: list[dict], size: tuple[int, int] = (64
         draw.ellipse([x - 6, y - 6, x + 6, y + 6], outline=(0, 0, 0), width=2)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     img.save(path, format="PNG")  # explicit: callers write to a temporary name first
+
+
+# ---------------------------------------------------------------------------------- in a fit
+#: What ``until`` may be: run all ``iterations``, or stop on the monitor's plateau.
+UNTIL = ("iterations", "plateau")
+
+
+def check_monitor_fields(cfg: Any, where: str) -> None:
+    """Validate the monitor fields every fit config has (``monitor_every``, ``monitor_n``,
+    ``monitor_kid_w``, ``monitor_stat_w``, ``until``, ``patience``, ``min_delta``).
+
+    Args:
+        cfg: a :class:`~nuisance_zoo.learned.config.FitConfig` or
+            :class:`~nuisance_zoo.learned.fit_structured.StructuredFitConfig`.
+        where: its class name, for the messages.
+
+    Raises:
+        ValueError: a field out of range, or ``until="plateau"`` without a monitor to measure it.
+    """
+    if cfg.until not in UNTIL:
+        raise ValueError(f"{where}.until must be 'iterations' or 'plateau', got {cfg.until!r}.")
+    for name in ("monitor_kid_w", "monitor_stat_w"):
+        if getattr(cfg, name) < 0:
+            raise ValueError(f"{where}.{name} must be >= 0, got {getattr(cfg, name)}.")
+    if cfg.monitor_every < 0 or cfg.monitor_n < 2 or cfg.patience < 0:
+        raise ValueError(f"{where}: monitor_every and patience must be >= 0 and monitor_n >= 2.")
+    if cfg.until == "plateau" and (cfg.monitor_every < 1 or cfg.patience < 1):
+        raise ValueError(f"{where}: until='plateau' needs monitor_every >= 1 and patience >= 1 (the plateau is "
+                         f"measured by the monitor).")
+
+
+def monitor_settings(cfg: Any) -> dict:
+    """The monitor settings a fit records in its model's ``training.objective``."""
+    return {"monitor_every": cfg.monitor_every, "monitor_n": cfg.monitor_n, "until": cfg.until,
+            "patience": cfg.patience, "min_delta": cfg.min_delta}
+
+
+def hold_out(cfg: Any, xa: Tensor, ya: Tensor | None, seed: int
+             ) -> tuple[Tensor, Tensor | None, tuple[Tensor, Tensor | None] | None]:
+    """Set ``cfg.monitor_n`` domain-A images aside for the monitor, when it is on.
+
+    The monitor's label accuracy is measured on images the generator never trained on, so it is
+    not a training score. The split has its own generator (``seed + 2``); with the monitor off
+    nothing is drawn and nothing is removed, so such runs train on the same data in the same
+    order as before the monitor existed.
+
+    Returns:
+        ``(xa, ya, held)``: the training images and labels (in their original order) and
+        ``held = (held_a, held_y)``, or the inputs unchanged and ``None`` when the monitor is off.
+
+    Raises:
+        ValueError: fewer than ``2 · monitor_n`` images of A.
+    """
+    if cfg.monitor_every <= 0:
+        return xa, ya, None
+    if len(xa) < 2 * cfg.monitor_n:
+        raise ValueError(f"monitor_n={cfg.monitor_n} needs at least {2 * cfg.monitor_n} domain_a images "
+                         f"(half held out at most); got {len(xa)}. Lower monitor_n.")
+    perm = torch.randperm(len(xa), generator=torch.Generator().manual_seed(seed + 2))
+    held, keep = perm[:cfg.monitor_n], perm[cfg.monitor_n:].sort().values
+    held_y = ya[held] if ya is not None else None
+    return xa[keep], (ya[keep] if ya is not None else None), (xa[held], held_y)
+
+
+def build_monitor(cfg: Any, held: tuple[Tensor, Tensor | None] | None, classifier: Callable[[Tensor], Tensor] | None,
+                  xb: Tensor, delta_dim: int, device: torch.device, seed: int) -> FitMonitor | None:
+    """The fit's :class:`FitMonitor` on :func:`hold_out`'s images (None when the monitor is off).
+
+    Domain B's reference images (``seed + 3``) and the fixed prior draws (``seed + 4``) have
+    their own generators, so the monitor never takes draws from training. Without a
+    ``classifier`` (or without labels) it measures the distance to B only.
+    """
+    if held is None:
+        return None
+    held_a, held_y = held
+    b_idx = torch.randperm(len(xb), generator=torch.Generator().manual_seed(seed + 3))[:cfg.monitor_n]
+    deltas = torch.randn(cfg.monitor_n, delta_dim, generator=torch.Generator().manual_seed(seed + 4))
+    return FitMonitor(classifier, batch_images(held_a, torch.arange(len(held_a)), device), held_y,
+                      batch_images(xb, b_idx, device), deltas.to(device), kid_w=cfg.monitor_kid_w,
+                      stat_w=cfg.monitor_stat_w, patience=cfg.patience if cfg.until == "plateau" else 0,
+                      min_delta=cfg.min_delta, seed=seed)
+
+
+class MonitoredRun:
+    """A fit loop's use of its monitor: checks, ``OUT/best``, the plateau stop, resume, the result.
+
+    One implementation for every trainer; a trainer supplies how to run, copy and save its
+    generator. With ``monitor=None`` (the monitor off) every method leaves the run as it is.
+
+    Args:
+        monitor: the run's monitor (:func:`build_monitor`) or None.
+        cfg: the fit config (``monitor_every``, ``iterations``, ``until``).
+        trainer: the trainer module, put in eval mode while measured.
+        generate: ``generate(x01, delta)``: ``G(x, δ)`` in [0, 1] with the current weights.
+        current: a new eval-mode generator with the current weights (kept as the best; it must
+            not share them with the trainer, which goes on training).
+        save: ``save(G, folder, iteration, training_info, point)`` writes a model folder.
+        out: the output folder (None: nothing is written).
+
+    Example (the loop of a fit, in outline)::
+
+        watch = MonitoredRun(build_monitor(...), cfg, trainer, generate, current, save, out)
+        if resume:
+            watch.resume(ckpt, Generator.from_pretrained, device)
+        stopped = watch.begin(run)
+        for it in range(start, cfg.iterations):
+            if stopped:
+                break
+            ...  # one training step
+            stopped = watch.step(done, run, info, log, bar)
+        G = watch.finish(last_generator, done, info)
+    """
+
+    def __init__(self, monitor: FitMonitor | None, cfg: Any, trainer: nn.Module,
+                 generate: Callable[[Tensor, Tensor], Tensor], current: Callable[[], nn.Module],
+                 save: Callable[[nn.Module, Path, int, dict, str], None], out: Path | None) -> None:
+        self.monitor, self.cfg, self.trainer, self.out = monitor, cfg, trainer, out
+        self.generate, self.current, self.save = generate, current, save
+        self.best: nn.Module | None = None  # the best check's generator
+
+    def resume(self, ckpt: Path, load: Callable[[Path], nn.Module], device: torch.device) -> None:
+        """Restore the monitor from ``ckpt``'s run record and the best generator from ``OUT/best``."""
+        # A run killed before its first checkpoint restarts from 0 (restore_run): nothing to read.
+        saved = read_checkpoint(ckpt).state.get("monitor") if ckpt.is_file() else None
+        if self.monitor is not None and saved is not None:
+            self.monitor.load_state_dict(saved)
+            if (self.out / "best").is_dir():
+                self.best = load(self.out / "best").to(device)
+
+    def begin(self, run: dict) -> bool:
+        """Put the monitor's state into the run record; True if a resumed run had already plateaued."""
+        if self.monitor is None:
+            return False
+        run["monitor"] = self.monitor.state_dict()
+        return self.monitor.should_stop()
+
+    def step(self, done: int, run: dict, info: dict, log: Any, bar: Any) -> bool:
+        """After iteration ``done``: a check when one is due; return whether to stop (the plateau).
+
+        A check is measured, logged to ``log.jsonl``, drawn into ``monitor.png`` and shown on the
+        bar; an improvement is kept (and saved to ``OUT/best``); the run record gets the state.
+        """
+        if self.monitor is None:
+            return False
+        if done % self.cfg.monitor_every and done != self.cfg.iterations:
+            return self.monitor.should_stop()
+        entry = self._check(done, log, bar)
+        if entry["improved"]:
+            self.best = self.current()
+            if self.out is not None:
+                self.save(self.best, self.out / "best", done, {**info, "selected_iteration": done}, "best")
+        run["monitor"] = self.monitor.state_dict()
+        return self.monitor.should_stop()
+
+    def _check(self, done: int, log: Any, bar: Any) -> dict:
+        """One check: measure, log to log.jsonl, redraw the plot, show it on the bar."""
+        self.trainer.eval()
+        try:
+            entry = self.monitor.measure(self.generate, done)
+        finally:
+            self.trainer.train()
+        if log is not None:
+            log.write(json.dumps({"iteration": done, "monitor": entry}) + "\n")
+            log.flush()
+        if self.out is not None:
+            with atomic_file(self.out / "monitor.png", "plot") as tmp:  # renamed into place whole, like the grids
+                save_plot(tmp, self.monitor.history)
+        if bar is not None:
+            bar.set_postfix(self.monitor.postfix(), refresh=False)
+        return entry
+
+    def finish(self, G: nn.Module, done: int, info: dict) -> nn.Module:
+        """The model the fit returns and saves: ``G`` (the last), or the best under ``until="plateau"``.
+
+        Adds the monitor's summary (``info["monitor"]``) and, when the best is chosen,
+        ``info["selected_iteration"]`` to the model's ``training`` facts.
+        """
+        m = self.monitor
+        if m is None:
+            return G
+        info["monitor"] = {"best_score": m.best, "best_iteration": m.best_iteration, "stopped_at": done,
+                           "until": self.cfg.until,
+                           "best": next((e for e in m.history if e["iteration"] == m.best_iteration), None)}
+        if self.cfg.until == "plateau" and self.best is not None:
+            G = self.best.eval()
+            info["selected_iteration"] = m.best_iteration
+        return G

@@ -46,7 +46,7 @@ from .config import FitConfig, GeneratorConfig
 from .discriminator import MultiScaleDiscriminator
 from .fit_loop import (EpochSampler, as_images, batch_images, check_discriminator, checkpoint_path, init_weights,
                        loop_setup, restore_run, save_model_folder, save_run_checkpoint)
-from .fit_monitor import FitMonitor, save_plot
+from .fit_monitor import MonitoredRun, build_monitor, hold_out, monitor_settings
 from .fit_terms import FrozenClassifier, diversity_loss, label_inputs, label_loss, structure_loss
 from .generator import MunitGenerator, StyleEncoder
 
@@ -283,16 +283,7 @@ def fit_munit(
             raise ValueError(f"{name} images are {tuple(x.shape[-2:])}; height and width must be divisible by "
                              f"2**n_downsample = {step}. Resize or pad them (e.g. size=32 in the data spec).")
     ya_all = label_inputs(cfg.label_w, cfg.label_mode, classifier, domain_a, labels_a, len(xa_all))
-    held = None
-    if cfg.monitor_every > 0:
-        # The monitor's A images are held out from training, so its label accuracy is not a training score.
-        if len(xa_all) < 2 * cfg.monitor_n:
-            raise ValueError(f"monitor_n={cfg.monitor_n} needs at least {2 * cfg.monitor_n} domain_a images "
-                             f"(half held out at most); got {len(xa_all)}. Lower monitor_n.")
-        perm = torch.randperm(len(xa_all), generator=torch.Generator().manual_seed(seed + 2))
-        held, keep = perm[:cfg.monitor_n], perm[cfg.monitor_n:].sort().values
-        held_a, held_y = xa_all[held], (ya_all[held] if ya_all is not None else None)
-        xa_all, ya_all = xa_all[keep], (ya_all[keep] if ya_all is not None else None)
+    xa_all, ya_all, held = hold_out(cfg, xa_all, ya_all, seed)
     size = list(xa_all.shape[-2:])
     cfg = replace(cfg, gen=replace(cfg.gen, image_size=size))
     device = torch.device(device)
@@ -306,23 +297,12 @@ def fit_munit(
     samplers = {"a": EpochSampler(len(xa_all), rng), "b": EpochSampler(len(xb_all), rng)}
     frozen = FrozenClassifier(classifier, device) if classifier is not None else None
     trainer.classifier = frozen
-    monitor = None
-    if held is not None:
-        b_idx = torch.randperm(len(xb_all), generator=torch.Generator().manual_seed(seed + 3))[:cfg.monitor_n]
-        m_deltas = torch.randn(cfg.monitor_n, cfg.gen.style_dim, generator=torch.Generator().manual_seed(seed + 4))
-        monitor = FitMonitor(frozen, batch_images(held_a, torch.arange(len(held_a)), device), held_y,
-                             batch_images(xb_all, b_idx, device), m_deltas.to(device), kid_w=cfg.monitor_kid_w,
-                             stat_w=cfg.monitor_stat_w, patience=cfg.patience if cfg.until == "plateau" else 0,
-                             min_delta=cfg.min_delta, seed=seed)
-    start, best_G = 0, None
+    watch = MonitoredRun(build_monitor(cfg, held, frozen, xb_all, cfg.gen.style_dim, device, seed), cfg, trainer,
+                         trainer.generate_a2b, lambda: trainer.generator_a2b().eval(), _save_model, out)
+    start = 0
     if resume:
         start = restore_run(ckpt, FAMILY, trainer, rng, samplers, lambda saved: _config_mismatch(saved, cfg))
-        # A run killed before its first checkpoint restarts from 0 (restore_run): nothing to read.
-        saved_monitor = read_checkpoint(ckpt).state.get("monitor") if ckpt.is_file() else None
-        if monitor is not None and saved_monitor is not None:
-            monitor.load_state_dict(saved_monitor)
-            if (out / "best").is_dir():
-                best_G = MunitGenerator.from_pretrained(out / "best").to(device)
+        watch.resume(ckpt, MunitGenerator.from_pretrained, device)
     info = dict(training_info or {})
     info["objective"] = describe_objective(cfg)
     if cfg.label_w > 0 or cfg.structure_w > 0 or cfg.diversity_w > 0:
@@ -331,11 +311,9 @@ def fit_munit(
 
     ga, gb, grid_deltas, run, bar, log = loop_setup(xa_all, xb_all, cfg, cfg.gen.style_dim, seed, start, out,
                                                     device, progress, desc="fit")
-    if monitor is not None:
-        run["monitor"] = monitor.state_dict()
     t0, snapshots = time.perf_counter(), set(int(s) for s in snapshots)
     done = start
-    stopped = monitor is not None and monitor.should_stop()  # a resumed run that had already plateaued
+    stopped = watch.begin(run)  # True for a resumed run that had already plateaued
     trainer.train()
     try:
         for it in range(start, cfg.iterations):
@@ -363,14 +341,7 @@ def fit_munit(
                     log.flush()
                 if bar is not None:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
-            if monitor is not None and (done % cfg.monitor_every == 0 or done == cfg.iterations):
-                entry = _check(monitor, trainer, done, out, log, bar)
-                if entry["improved"]:
-                    best_G = trainer.generator_a2b().eval()
-                    if out is not None:
-                        _save_model(best_G, out / "best", done, {**info, "selected_iteration": done}, "best")
-                stopped = monitor.should_stop()
-                run["monitor"] = monitor.state_dict()
+            stopped = watch.step(done, run, info, log, bar)
             if bar is not None:
                 bar.update(1)
             if out is None:
@@ -389,14 +360,7 @@ def fit_munit(
         if log is not None:
             log.close()
 
-    G = trainer.generator_a2b().eval()
-    if monitor is not None:
-        info["monitor"] = {"best_score": monitor.best, "best_iteration": monitor.best_iteration,
-                           "stopped_at": done, "until": cfg.until,
-                           "best": next((e for e in monitor.history if e["iteration"] == monitor.best_iteration), None)}
-        if cfg.until == "plateau" and best_G is not None:
-            G = best_G.eval()
-            info["selected_iteration"] = monitor.best_iteration
+    G = watch.finish(trainer.generator_a2b().eval(), done, info)
     if out is not None:
         _save_model(G, out / "model", done, info)
     return G
@@ -407,26 +371,7 @@ def describe_objective(cfg: FitConfig) -> dict:
     return {"gan_w": cfg.gan_w, "recon_x_w": cfg.recon_x_w, "recon_c_w": cfg.recon_c_w, "recon_s_w": cfg.recon_s_w,
             "recon_x_cyc_w": cfg.recon_x_cyc_w, "label_w": cfg.label_w, "label_mode": cfg.label_mode,
             "structure_w": cfg.structure_w, "diversity_w": cfg.diversity_w, "diversity_cap": cfg.diversity_cap,
-            "monitor_every": cfg.monitor_every, "monitor_n": cfg.monitor_n, "until": cfg.until,
-            "patience": cfg.patience, "min_delta": cfg.min_delta}
-
-
-def _check(monitor: FitMonitor, trainer: MunitTrainer, done: int, out: Path | None, log: Any, bar: Any) -> dict:
-    """One monitor check: measure, log to log.jsonl, redraw the plot, show it on the bar."""
-    trainer.eval()
-    try:
-        entry = monitor.measure(trainer.generate_a2b, done)
-    finally:
-        trainer.train()
-    if log is not None:
-        log.write(json.dumps({"iteration": done, "monitor": entry}) + "\n")
-        log.flush()
-    if out is not None:
-        with atomic_file(out / "monitor.png", "plot") as tmp:  # renamed into place whole, like the grids
-            save_plot(tmp, monitor.history)
-    if bar is not None:
-        bar.set_postfix(monitor.postfix(), refresh=False)
-    return entry
+            **monitor_settings(cfg)}
 
 
 def _save_model(G: MunitGenerator, folder: Path, iterations: int, training_info: dict | None,

@@ -20,6 +20,11 @@ to daylight clips its highlights, and haze or blur wash a sign out. The optional
 penalises ``G(x, δ)`` for changing the class, so ``h_θ`` learns the settings that reach B
 without crossing into that loss.
 
+The quality monitor is the MUNIT fit's (:mod:`nuisance_zoo.learned.fit_monitor`, off by
+default): ``monitor_every`` > 0 measures label preservation on held-out A images and the
+distance to B into ``log.jsonl``, ``monitor.png`` and the progress bar, and ``until="plateau"``
+stops once the score stops improving and returns (and saves to ``model/``) the best generator.
+
 Checkpoints use the package's one format (:mod:`nuisance_zoo.checkpoint`, via
 :mod:`nuisance_zoo.learned.fit_loop`), like the MUNIT trainer's; resuming is bit-exact.
 
@@ -34,6 +39,7 @@ Example:
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -50,6 +56,7 @@ from .config import DiscriminatorConfig, load_config_file
 from .discriminator import MultiScaleDiscriminator
 from .fit_loop import (EpochSampler, as_images, batch_images, check_discriminator, checkpoint_path, init_weights,
                        loop_setup, restore_run, save_model_folder, save_run_checkpoint)
+from .fit_monitor import MonitoredRun, build_monitor, check_monitor_fields, hold_out, monitor_settings
 from .fit_terms import LABEL_MODES, FrozenClassifier, label_inputs, label_loss
 from .structured import DEFAULT_CHAIN, StructuredGenerator
 
@@ -82,6 +89,15 @@ class StructuredFitConfig:
             and its form, ``"ce"`` (to domain A's labels) or ``"kl"`` (to the classifier's
             prediction on x).
         iterations, batch_size, grid_every, checkpoint_every: the run.
+        monitor_every, monitor_n, monitor_kid_w, monitor_stat_w, until, patience, min_delta: the
+            quality monitor and the plateau stop, with the defaults and meaning of
+            :class:`~nuisance_zoo.learned.config.FitConfig`'s (``monitor_every`` 0: off, in every
+            structured preset).
+
+    Example:
+        >>> cfg = StructuredFitConfig.load("structured", until="plateau", monitor_every=100)
+        >>> cfg.monitor_every, cfg.monitor_n, cfg.patience
+        (100, 256, 4)
     """
 
     delta_dim: int = 2
@@ -102,6 +118,13 @@ class StructuredFitConfig:
     batch_size: int = 32
     grid_every: int = 500
     checkpoint_every: int = 500
+    monitor_every: int = 0
+    monitor_n: int = 256
+    monitor_kid_w: float = 0.5
+    monitor_stat_w: float = 0.5
+    until: str = "iterations"
+    patience: int = 4
+    min_delta: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.dis, dict):
@@ -114,6 +137,7 @@ class StructuredFitConfig:
             raise ValueError("StructuredFitConfig: iterations, gan_w, div_w, div_target and label_w must be >= 0.")
         if self.label_mode not in LABEL_MODES:
             raise ValueError(f"StructuredFitConfig.label_mode must be one of {LABEL_MODES}, got {self.label_mode!r}.")
+        check_monitor_fields(self, "StructuredFitConfig")
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "StructuredFitConfig") -> "StructuredFitConfig":
@@ -132,7 +156,8 @@ class StructuredFitConfig:
     @classmethod
     def load(cls, spec: Any, **overrides: Any) -> "StructuredFitConfig":
         """From a preset name (``"structured"``, ``"structured-keep"``), a dict, a JSON/YAML path
-        (with ``preset: structured``) or an instance."""
+        (with ``preset: structured``) or an instance; ``overrides`` that are not None replace
+        fields (``iterations=``, ``until=``, ``monitor_every=``, ...)."""
         if isinstance(spec, cls):
             cfg = spec
         elif spec is None or (isinstance(spec, str) and spec in PRESETS):
@@ -228,12 +253,20 @@ class StructuredTrainer(nn.Module):
         self.gen_opt.step()
         return {"gan": float(gan.detach()), "ratio": float(ratio.detach()), **out, "G": float(total.detach())}
 
+    def generate(self, x01: Tensor, delta: Tensor) -> Tensor:
+        """``G(x, δ)`` with the current weights (no copy; for monitoring)."""
+        return self.gen.decode(self.gen.encode(x01), delta)
+
+    def generator_copy(self) -> StructuredGenerator:
+        """A copy of the generator in eval mode, its weights apart from the ones training goes on changing."""
+        return copy.deepcopy(self.gen).eval()
+
 
 def _config_mismatch(saved: dict, cfg: StructuredFitConfig) -> list[str]:
     """The fields of ``cfg`` that a resume cannot change from the interrupted run's ``saved`` config."""
     old = StructuredFitConfig.from_dict(saved)
     keys = ("delta_dim", "chain", "summary", "hidden", "layers", "dis", "lr", "betas", "weight_decay", "gan_w",
-            "div_w", "div_target", "label_w", "label_mode", "batch_size")
+            "div_w", "div_target", "label_w", "label_mode", "batch_size", "monitor_every", "monitor_n")
     return [k for k in keys if getattr(old, k) != getattr(cfg, k)]
 
 
@@ -271,6 +304,8 @@ def fit_structured(
     overwrite: bool = False,
     classifier: nn.Module | Any = None,
     labels_a: Any = None,
+    until: str | None = None,
+    monitor_every: int | None = None,
 ) -> StructuredGenerator:
     """Learn a structured ``G(x, δ) = K(x, h_θ(δ, x))`` mapping domain A toward domain B.
 
@@ -278,13 +313,16 @@ def fit_structured(
     for ``config="structured"``): ``grids/iter_XXXXXXX.png`` (rows: A images; columns: input,
     six fixed δ, a B image), ``checkpoint.safetensors`` + ``checkpoint.json``, ``log.jsonl``,
     ``snapshots/`` and ``model/``. ``classifier`` and ``labels_a`` serve the label term
-    (``label_w > 0``, e.g. ``config="structured-keep"``), as in the MUNIT fit.
+    (``label_w > 0``, e.g. ``config="structured-keep"``) and the quality monitor, as in the MUNIT
+    fit; with the monitor on (``monitor_every`` > 0) it also writes ``monitor.png`` and ``best/``,
+    and ``until="plateau"`` stops early.
 
     Returns:
-        The generator in eval mode, on ``device``.
+        The generator in eval mode, on ``device``: with ``until="plateau"`` the best-scoring one
+        the monitor saw, otherwise the last.
     """
     cfg = StructuredFitConfig.load(config, iterations=iterations, batch_size=batch_size, grid_every=grid_every,
-                                   checkpoint_every=checkpoint_every)
+                                   checkpoint_every=checkpoint_every, until=until, monitor_every=monitor_every)
     xa_all, xb_all = as_images(domain_a, "domain_a"), as_images(domain_b, "domain_b")
     if cfg.iterations < 1:
         raise ValueError(f"iterations must be >= 1, got {cfg.iterations}.")
@@ -295,28 +333,37 @@ def fit_structured(
             f"(C, H, W); make them alike in the data specs with channels=1|3 and size=H."
         )
     ya_all = label_inputs(cfg.label_w, cfg.label_mode, classifier, domain_a, labels_a, len(xa_all))
+    xa_all, ya_all, held = hold_out(cfg, xa_all, ya_all, seed)
     device = torch.device(device)
     out = Path(out_dir) if out_dir is not None else None
     ckpt = checkpoint_path(out, resume, overwrite)
 
     torch.manual_seed(seed)
     trainer = StructuredTrainer(cfg, xa_all.shape[1], list(xa_all.shape[-2:])).to(device)
-    if cfg.label_w > 0:
-        trainer.classifier = FrozenClassifier(classifier, device)
+    frozen = FrozenClassifier(classifier, device) if classifier is not None else None
+    trainer.classifier = frozen
     info = dict(training_info or {})
-    info["objective"] = {"gan_w": cfg.gan_w, "div_w": cfg.div_w, "div_target": cfg.div_target,
-                         "label_w": cfg.label_w, "label_mode": cfg.label_mode}
+    info["objective"] = describe_objective(cfg)
     check_discriminator({"domain_a": trainer.dis, "domain_b": trainer.dis}, cfg.dis, xa_all, xb_all, device)
     rng = torch.Generator().manual_seed(seed)
     samplers = {"a": EpochSampler(len(xa_all), rng), "b": EpochSampler(len(xb_all), rng)}
-    start = restore_run(ckpt, FAMILY, trainer, rng, samplers, lambda saved: _config_mismatch(saved, cfg)) if resume else 0
+    watch = MonitoredRun(build_monitor(cfg, held, frozen, xb_all, cfg.delta_dim, device, seed), cfg, trainer,
+                         trainer.generate, trainer.generator_copy, _save_model, out)
+    start = 0
+    if resume:
+        start = restore_run(ckpt, FAMILY, trainer, rng, samplers, lambda saved: _config_mismatch(saved, cfg))
+        watch.resume(ckpt, StructuredGenerator.from_pretrained, device)
 
     ga, gb, grid_deltas, run, bar, log = loop_setup(xa_all, xb_all, cfg, cfg.delta_dim, seed, start, out, device,
                                                     progress, desc="fit structured")
     t0, snapshots = time.perf_counter(), set(int(s) for s in snapshots)
+    done = start
+    stopped = watch.begin(run)  # True for a resumed run that had already plateaued
     trainer.train()
     try:
         for it in range(start, cfg.iterations):
+            if stopped:
+                break
             bs = cfg.batch_size
             idx_a = samplers["a"].next(bs)
             x_a = batch_images(xa_all, idx_a, device)
@@ -337,18 +384,20 @@ def fit_structured(
                     log.flush()
                 if bar is not None:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+            stopped = watch.step(done, run, info, log, bar)
             if bar is not None:
                 bar.update(1)
             if out is None:
                 continue
             run["iteration"] = done
-            if cfg.grid_every and (done % cfg.grid_every == 0 or done == cfg.iterations):
+            last = done == cfg.iterations or stopped
+            if cfg.grid_every and (done % cfg.grid_every == 0 or last):
                 trainer.eval()
                 _save_grid(out / "grids" / f"iter_{done:07d}.png", trainer.gen, ga, gb, grid_deltas)
                 trainer.train()
             if done in snapshots:  # before the checkpoint, so that a resume from it redoes a cut snapshot
                 _save_model(trainer.gen, out / "snapshots" / f"iter_{done:07d}", done, info, "snapshot")
-            if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.iterations:
+            if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or last:
                 save_run_checkpoint(ckpt, FAMILY, trainer, run, rng, samplers)
     finally:
         if bar is not None:
@@ -356,10 +405,16 @@ def fit_structured(
         if log is not None:
             log.close()
 
-    G = trainer.gen.eval()
+    G = watch.finish(trainer.gen.eval(), done, info)
     if out is not None:
-        _save_model(G, out / "model", cfg.iterations, info)
+        _save_model(G, out / "model", done, info)
     return G
+
+
+def describe_objective(cfg: StructuredFitConfig) -> dict:
+    """The loss weights and monitoring of a structured fit, for the model card's ``training`` section."""
+    return {"gan_w": cfg.gan_w, "div_w": cfg.div_w, "div_target": cfg.div_target, "label_w": cfg.label_w,
+            "label_mode": cfg.label_mode, **monitor_settings(cfg)}
 
 
 def _save_model(G: StructuredGenerator, folder: Path, iterations: int, training_info: dict | None,

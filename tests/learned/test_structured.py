@@ -11,9 +11,13 @@ import pytest
 import torch
 
 import nuisance_zoo as nz
-from nuisance_zoo.learned.fit import fit
-from nuisance_zoo.learned.fit_structured import StructuredFitConfig, load_config_file
+from nuisance_zoo.learned.fit import CHECKPOINT_NAME, fit, fit_needs_classifier, load_checkpoint_state
+from nuisance_zoo.learned.fit_structured import PRESETS, StructuredFitConfig, StructuredTrainer, load_config_file
 from nuisance_zoo.learned.structured import DEFAULT_CHAIN, StructuredGenerator
+
+from .test_fit import TINY
+from .test_fit_monitor import fake_scores, labelled
+from .test_fit_terms import tiny_classifier
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -225,3 +229,149 @@ def test_structured_keep_preset_and_its_label_term(tmp_path):
     cfg_json = json.loads((tmp_path / "keep" / "model" / "config.json").read_text())
     assert cfg_json["training"]["objective"]["label_w"] == 5.0
     assert "label term" in cfg_json["training"]["trainer"]
+
+
+# ------------------------------------------------------------------ the quality monitor (the MUNIT fit's)
+#: A structured fit small enough for the monitor on labelled()'s 12 images (4 held out).
+SMON = {"preset": "structured", "monitor_n": 4, "batch_size": 4}
+
+
+def _log(folder: Path) -> list[dict]:
+    """log.jsonl's records without their wall times (which differ between runs)."""
+    recs = [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in recs]
+
+
+def _weights(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_structured_monitor_logs_plots_and_records_like_munit(tmp_path):
+    a, b, y = labelled()
+    kw = dict(monitor_every=2, progress=False, grid_every=0, classifier=tiny_classifier(), labels_a=y)
+    fit(a, b, config=SMON, iterations=4, out_dir=tmp_path / "s", **kw)
+    fit(a, b, config={**TINY, "monitor_n": 4}, iterations=2, out_dir=tmp_path / "m", **kw)
+    checks = [r for r in _log(tmp_path / "s") if "monitor" in r]
+    munit = next(r for r in _log(tmp_path / "m") if "monitor" in r)
+    assert [r["iteration"] for r in checks] == [2, 4]
+    for r in checks:
+        assert set(r) == set(munit) and set(r["monitor"]) == set(munit["monitor"])  # MUNIT's entry, key for key
+        c = r["monitor"]
+        assert 0 <= c["label_acc"] <= 1 and 0 <= c["label_acc_x"] <= 1 and c["kid_rel"] >= 0
+        assert isinstance(c["score"], float) and set(c["stats"]) == set(munit["monitor"]["stats"])
+    assert (tmp_path / "s" / "monitor.png").stat().st_size > 0 and (tmp_path / "s" / "best" / "config.json").is_file()
+    training = json.loads((tmp_path / "s" / "model" / "config.json").read_text())["training"]
+    munit_objective = json.loads((tmp_path / "m" / "model" / "config.json").read_text())["training"]["objective"]
+    monitor_keys = ("monitor_every", "monitor_n", "until", "patience", "min_delta")
+    assert {k: training["objective"][k] for k in monitor_keys} == {k: munit_objective[k] for k in monitor_keys}
+    assert training["objective"]["monitor_every"] == 2 and training["objective"]["monitor_n"] == 4
+    assert training["monitor"]["stopped_at"] == 4 and training["monitor"]["best_iteration"] in (2, 4)
+    assert "selected_iteration" not in training  # until="iterations": the last generator is the model
+    run, _ = load_checkpoint_state(tmp_path / "s" / CHECKPOINT_NAME)
+    assert [e["iteration"] for e in run["monitor"]["history"]] == [2, 4]
+
+
+def test_structured_until_plateau_stops_early_and_saves_the_best_as_model(tmp_path, monkeypatch):
+    a, b, y = labelled()
+    fake_scores(monkeypatch, [0.5, 0.4, 0.3, 0.2, 0.1])  # the score can only fall
+    kw = dict(config={**SMON, "until": "plateau", "patience": 2, "monitor_every": 2}, iterations=20,
+              out_dir=tmp_path, progress=False, grid_every=0, classifier=tiny_classifier(), labels_a=y)
+    G = fit(a, b, **kw)
+    run, ckpt = load_checkpoint_state(tmp_path / CHECKPOINT_NAME)
+    # checks at 2 (0.5, the best), 4 (0.4), 6 (0.3): two without improvement, stop at 6 of 20
+    assert run["iteration"] == 6 and run["monitor"]["best_iteration"] == 2 and run["monitor"]["bad_checks"] == 2
+    training = json.loads((tmp_path / "model" / "config.json").read_text())["training"]
+    assert training["selected_iteration"] == 2 and training["monitor"]["stopped_at"] == 6
+    model, best = _weights(tmp_path / "model"), _weights(tmp_path / "best")
+    assert model.keys() == best.keys() and all(torch.equal(model[k], best[k]) for k in model)
+    # ... and they are iteration 2's, not the last trained (iteration 6, in the checkpoint)
+    assert any(not torch.equal(v, ckpt[f"model.gen.{k}"]) for k, v in model.items() if f"model.gen.{k}" in ckpt)
+    x, d = torch.rand(2, 3, 16, 16), torch.randn(2, 2)
+    assert torch.equal(G(x, d), StructuredGenerator.from_pretrained(tmp_path / "best")(x, d))
+    fit(a, b, resume=True, **kw)  # a run that already plateaued trains nothing more
+    assert load_checkpoint_state(tmp_path / CHECKPOINT_NAME)[0]["iteration"] == 6
+    # a fresh start without the monitor leaves none of the last run's monitor outputs behind
+    fit(a, b, config=SMON, iterations=1, out_dir=tmp_path, overwrite=True, progress=False, grid_every=0)
+    assert not (tmp_path / "best").exists() and not (tmp_path / "monitor.png").exists()
+
+
+def test_structured_monitor_resumes_after_a_cut(tmp_path, monkeypatch):
+    a, b, y = labelled()
+    kw = dict(config={**SMON, "until": "plateau", "patience": 5, "monitor_every": 2}, iterations=6, progress=False,
+              grid_every=0, checkpoint_every=2, seed=3, labels_a=y)
+    G = fit(a, b, out_dir=tmp_path / "straight", classifier=tiny_classifier(), **kw)
+    step, calls = StructuredTrainer.gen_step, []
+
+    def dies_in_iteration_5(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise RuntimeError("killed")
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(StructuredTrainer, "gen_step", dies_in_iteration_5)
+    with pytest.raises(RuntimeError, match="killed"):
+        fit(a, b, out_dir=tmp_path / "cut", classifier=tiny_classifier(), **kw)
+    cut = load_checkpoint_state(tmp_path / "cut" / CHECKPOINT_NAME)[0]
+    assert cut["iteration"] == 4 and [e["iteration"] for e in cut["monitor"]["history"]] == [2, 4]
+    monkeypatch.setattr(StructuredTrainer, "gen_step", step)
+    R = fit(a, b, out_dir=tmp_path / "cut", resume=True, classifier=tiny_classifier(), **kw)
+    straight = load_checkpoint_state(tmp_path / "straight" / CHECKPOINT_NAME)[0]["monitor"]
+    resumed = load_checkpoint_state(tmp_path / "cut" / CHECKPOINT_NAME)[0]["monitor"]
+    assert resumed == straight and [e["iteration"] for e in resumed["history"]] == [2, 4, 6]
+    assert _log(tmp_path / "cut") == _log(tmp_path / "straight")
+    assert all(torch.equal(v, R.state_dict()[k]) for k, v in G.state_dict().items())
+
+
+def test_structured_monitor_settings_and_errors(tmp_path):
+    assert all(StructuredFitConfig.load(p).monitor_every == 0 for p in PRESETS)  # off in every preset
+    cfg = StructuredFitConfig.load("structured-keep", until="plateau", monitor_every=5)
+    assert (cfg.until, cfg.monitor_every, cfg.label_w) == ("plateau", 5, 1.0)
+    assert StructuredFitConfig.from_dict(cfg.to_dict()) == cfg  # round trip through the checkpoint's record
+    with pytest.raises(ValueError, match="until='plateau' needs monitor_every >= 1"):
+        StructuredFitConfig.load("structured", until="plateau")
+    with pytest.raises(ValueError, match="until must be 'iterations' or 'plateau'"):
+        StructuredFitConfig(until="later")
+    with pytest.raises(ValueError, match="monitor_n >= 2"):
+        StructuredFitConfig(monitor_n=1)
+    assert not fit_needs_classifier("structured")
+    assert fit_needs_classifier("structured", monitor_every=10) and fit_needs_classifier({**SMON, "monitor_every": 3})
+    a, b, _ = labelled()
+    with pytest.raises(ValueError, match="Lower monitor_n"):
+        fit(a, b, config={**SMON, "monitor_n": 7}, monitor_every=1, iterations=1, progress=False)
+    # Without a classifier the monitor measures the distance to B only, as in the MUNIT fit.
+    fit(a, b, config=SMON, iterations=2, monitor_every=2, out_dir=tmp_path, progress=False, grid_every=0)
+    check = _log(tmp_path)[-1]["monitor"]
+    assert check["label_acc"] is None and check["kid"] is not None
+
+
+def test_structured_monitor_off_changes_nothing(tmp_path):
+    a, b, y = labelled()
+    kw = dict(config="structured", iterations=3, batch_size=4, progress=False, grid_every=0, log_every=1)
+    plain = fit(a, b, out_dir=tmp_path / "plain", **kw)
+    off = fit(a, b, out_dir=tmp_path / "off", monitor_every=0, until="iterations", classifier=tiny_classifier(),
+              labels_a=y, **kw)
+    assert all(torch.equal(v, off.state_dict()[k]) for k, v in plain.state_dict().items())
+    assert _log(tmp_path / "plain") == _log(tmp_path / "off")
+    for run in ("plain", "off"):
+        folder = tmp_path / run
+        assert not (folder / "monitor.png").exists() and not (folder / "best").exists()
+        assert "monitor" not in load_checkpoint_state(folder / CHECKPOINT_NAME)[0]
+        training = json.loads((folder / "model" / "config.json").read_text())["training"]
+        assert "monitor" not in training and training["objective"]["monitor_every"] == 0
+
+
+def test_cli_fit_structured_with_the_monitor(tmp_path, capsys, monkeypatch):
+    from nuisance_zoo.cli import main
+
+    fake_scores(monkeypatch, [0.5, 0.4, 0.3, 0.2])
+    (tmp_path / "s.json").write_text(json.dumps({**SMON, "monitor_n": 8, "patience": 1}))
+    rc = main(["fit", "--domain-a", "mnist-sample:train?labels=0,1&colorize=blue&size=16", "--domain-b",
+               "mnist-sample:train?labels=0,1&colorize=red&size=16", "--out", str(tmp_path / "run"),
+               "--iterations", "20", "--config", str(tmp_path / "s.json"), "--no-progress", "--threads", "1",
+               "--until", "plateau", "--monitor-every", "2", "--classifier-epochs", "1"])
+    assert rc == 0 and "training the domain-A classifier" in capsys.readouterr().out
+    training = json.loads((tmp_path / "run" / "model" / "config.json").read_text())["training"]
+    assert training["monitor"]["stopped_at"] == 4 and training["selected_iteration"] == 2
+    assert training["objective"]["until"] == "plateau" and "paper-cnn" in training["label_classifier"]
