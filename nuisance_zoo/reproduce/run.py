@@ -172,8 +172,28 @@ def _protocol(row: Row, quick: bool, epochs: int, device: str) -> dict:
         "in_chans": 3, "epochs": epochs, "batch_size": 64, "optimizer": "adadelta", "lr": 1.0, "lam": 1.0,
         "lam_pgd": 0.0, "quick": quick,
         "columns": [_column_plan(c, quick) for c in row.columns],
-        "models": {"main": row.model.as_dict(), **{k: m.as_dict() for k, m in row.extra_models.items()}},
+        "models": {"main": _identity(row.model), **{k: _identity(m) for k, m in row.extra_models.items()}},
     }
+
+
+def _identity(recipe) -> dict:
+    """A recipe as the protocol records it: for zoo names also the sha256 of the weights behind
+    them, so that resuming refuses results made with another model under the same name (a zoo
+    name's default can change, as ``gtsrb-brightness`` did from MUNIT to the structured model)."""
+    from ..catalogue import PretrainedEntry, UnknownModelError, get_entry
+
+    d = recipe.as_dict()
+    if recipe.kind == "load":
+        shas = []
+        for name in recipe.names:
+            try:
+                entry = get_entry(name)
+            except UnknownModelError:  # hf-hub:, local-dir: names: their folders are verified on load
+                entry = None
+            shas.append(entry.sha256 if isinstance(entry, PretrainedEntry) else None)
+        if any(shas):
+            d["sha256"] = shas
+    return d
 
 
 def reproduce(
@@ -232,7 +252,7 @@ def reproduce(
         old = json.loads(path.read_text())
         if old.get("protocol") != protocol and old.get("status") != "data-unavailable":
             raise ValueError(
-                f"{path} holds results of another protocol (other epochs, data or columns); "
+                f"{path} holds results of another protocol (other epochs, data, columns or models); "
                 f"rerun with --no-resume (resume=False) to start afresh, or choose another --out.")
         if old.get("protocol") == protocol:
             result = old

@@ -78,6 +78,27 @@ def test_other_protocol_refuses_resume_and_no_resume_restarts(tiny_row, tmp_path
     assert res["epochs"] == 1 and all(len(u["acc"]["B"]) == 1 for u in res["units"].values())
 
 
+def test_a_zoo_name_with_other_weights_refuses_resume(tiny_row, tmp_path, monkeypatch):
+    """A zoo name whose default changed (new weights) must not resume results of the old model."""
+    from dataclasses import replace
+
+    from nuisance_zoo import catalogue
+    from nuisance_zoo.reproduce.rows import load
+
+    entry = catalogue.get_entry("mnist-background-color")
+    row = replace(tiny_row, model=load("mnist-background-color"))
+    from nuisance_zoo.reproduce.run import _protocol
+
+    first = _protocol(row, True, 1, "cpu")
+    assert first["models"]["main"]["sha256"] == [entry.sha256]
+    assert "sha256" not in _protocol(tiny_row, True, 1, "cpu")["models"]["main"]  # known models: the name says all
+    monkeypatch.setattr(entry, "sha256", "0" * 64)
+    assert _protocol(row, True, 1, "cpu") != first
+    (tmp_path / "tiny.json").write_text(json.dumps({"protocol": first, "status": "complete"}))
+    with pytest.raises(ValueError, match="another protocol .*models"):
+        reproduce(row, quick=True, out=tmp_path, progress=False)
+
+
 def test_quick_caps_k_steps_and_sizes(tiny_row, tmp_path):
     from dataclasses import replace
 
