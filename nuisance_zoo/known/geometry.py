@@ -271,7 +271,11 @@ class GaussianBlur(NuisanceModel):
         self.set_delta_box([0.0], [m])
 
     def decode(self, content: Tensor, delta: Tensor) -> Tensor:
-        return separable_blur(content, delta[:, 0], self.radius, self.padding_mode, eps=_BLUR_EPS)
+        y = separable_blur(content, delta[:, 0], self.radius, self.padding_mode, eps=_BLUR_EPS)
+        # Taps summing to 1 in float32 can still lift a white patch to 1.0000002: clamp the value
+        # but keep the blur's gradient (a plain clamp would zero ∂G/∂x on saturated regions).
+        # y + (c - y) is exactly c here: the two are within a factor of 2, so c - y is exact.
+        return y + (y.detach().clamp(0.0, 1.0) - y.detach())
 
 
 CHALLENGES = [

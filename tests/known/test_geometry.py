@@ -209,3 +209,21 @@ class TestBlurChallenge:
         mids = col([(lo + hi) / 2 for lo, hi in zip(lows, highs)])
         variances = [x.var().item()] + [G(x, mids[i : i + 1]).var().item() for i in range(5)]
         assert all(a > b for a, b in zip(variances, variances[1:])), variances
+
+
+def test_blur_of_a_white_image_stays_at_one_and_keeps_its_gradient():
+    """Float32 taps summing to 1 lifted white patches to 1.0000002 (outside [0, 1]); the value is
+    clamped, but ∂G/∂x stays the blur's, not zeroed as by a plain clamp."""
+    from nuisance_zoo.known._blur import separable_blur
+    from nuisance_zoo.known.geometry import _BLUR_EPS
+
+    G = nz.load("gaussian-blur")
+    sigmas = torch.linspace(0.05, 3.0, 60).unsqueeze(1)
+    x = torch.ones(60, 3, 16, 16, requires_grad=True)
+    y = G(x, sigmas)
+    assert float(y.max()) <= 1.0 and float(y.min()) >= 1.0 - 1e-6
+    (g,) = torch.autograd.grad(y.sum(), x)
+    raw = separable_blur(x, sigmas[:, 0], G.radius, G.padding_mode, eps=_BLUR_EPS)
+    assert float(raw.max()) > 1.0  # the float32 overshoot this guards against
+    (g_raw,) = torch.autograd.grad(raw.sum(), x)
+    torch.testing.assert_close(g, g_raw)
