@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
              f"`python benchmarks/generator_parts.py{' --quick' if args.quick else ''}`: 32×32 inputs, batch "
              f"{batch}, `torch.inference_mode()`, images/s from the best of {reps} runs (each ≥ 50 ms; "
              "configurations slower than 1 s per call get no separate warm-up and one run fewer). "
-             "**forward** is `G(x, δ)` (input checks + encode + decode). The trained zoo models are the "
-             "`small` architecture. Encode + decode of the presets together, the trainer's speed and an "
+             "**forward** is `G(x, δ)` (input checks + encode + decode). The MUNIT-style zoo models are the "
+             "`small` architecture; the structured ones run known models driven by a small MLP. Encode + decode of the presets together, the trainer's speed and an "
              "idle-host reference run: [generator_throughput.md](benchmarks/generator_throughput.md).", "",
              md_table(["config", "what", "parameters", "channels", "encode img/s", "decode img/s",
                        "forward img/s"], body, "---|---|---:|---:|---:|---:|---:|"), ""]

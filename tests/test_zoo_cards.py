@@ -20,7 +20,7 @@ NAMES = [e.name for e in ZOO]
 
 def test_the_five_issue_models_are_in_the_zoo():
     assert set(NAMES) == {"gtsrb-brightness", "gtsrb-contrast", "mnist-background-color", "gtsrb-snow", "gtsrb-haze",
-                          "gtsrb-brightness.munit"}
+                          "gtsrb-brightness.munit", "gtsrb-contrast.munit"}
     listed = {e.name for e in ZOO if not e.experimental}
     assert set(nz.list_models(kind="learned")) == listed
     assert set(nz.list_models(kind="learned", experimental=True)) == listed | {

@@ -24,7 +24,8 @@ def test_list_all_and_pattern():
     r = cli("list", "zzz-*")
     assert r.returncode == 1 and "no models match" in r.stdout
     r = cli("list", "gtsrb-c*")  # only an experimental model matches: say so, and how to list it
-    assert r.returncode == 1 and "experimental ones do: experimental/gtsrb-contrast; add --experimental" in r.stdout
+    assert r.returncode == 1 and ("experimental ones do: experimental/gtsrb-contrast, "
+                                  "experimental/gtsrb-contrast.munit; add --experimental") in r.stdout
     r = cli("list", "gtsrb-c*", "--experimental")
     assert r.returncode == 0 and r.stdout.split()[0] == "experimental/gtsrb-contrast"
     r = cli("list", "gtsrb-b*", "--experimental")  # the listed default and its experimental variant
