@@ -106,6 +106,10 @@ ZOO = [
                "keeps 42.8 % of labels (needs >= 90 % and >= 0.95 x 99.6 %, its accuracy on x); "
                "MDA-5 with it reaches 74.1 %, below the paper's 78.4 %"
            )),
+    _entry("gtsrb-brightness-contrast", "99d3d948d05ae36fe194c1f0d67d16338ef09e4a50d77a769d218e355b28a417",
+           "Learned GTSRB dark and dull → bright and crisp (B < 40, C < 70 → B > 125, C > 200; the paper's "
+           "Figure 11 shift in one model): a structured model whose MLP also sees image statistics.",
+           source=_STRUCTURED.replace("structured-keep", "structured-keep-adaptive")),
     _entry("mnist-background-color", "4838ff92fc9b2251a2a0d5b1a2570dc7387c6b97885da200c38e5a026e296b3b",
            "Learned MNIST blue → red backgrounds (Appendix A.1.2).", size=(3, 28, 28)),
     _entry("gtsrb-snow", "e703ea636a452d5191d72317319832fd0f4fffd42d692a2e8d3c2951a6416995",

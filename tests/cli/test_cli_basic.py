@@ -28,9 +28,9 @@ def test_list_all_and_pattern():
                                   "experimental/gtsrb-contrast.munit; add --experimental") in r.stdout
     r = cli("list", "gtsrb-c*", "--experimental")
     assert r.returncode == 0 and r.stdout.split()[0] == "experimental/gtsrb-contrast"
-    r = cli("list", "gtsrb-b*", "--experimental")  # the listed default and its experimental variant
+    r = cli("list", "gtsrb-b*", "--experimental")  # the listed defaults and an experimental variant
     assert r.returncode == 0 and [ln.split()[0] for ln in r.stdout.strip().splitlines()] == [
-        "experimental/gtsrb-brightness.munit", "gtsrb-brightness"]
+        "experimental/gtsrb-brightness.munit", "gtsrb-brightness", "gtsrb-brightness-contrast"]
 
 
 def test_info_text_and_json():
