@@ -130,7 +130,8 @@ def card_text(name: str, metrics: dict, fit: dict, facts: dict, variant: str = "
         else:
             verdict = (f"**Verdict: it does not (yet) earn its place.** MDA-5 with this model reaches "
                        f"{_fmt(learned)} on domain B, below the closest known model's {_fmt(known)}"
-                       f"{' and below ERM' if learned['mean'] < erm['mean'] else ''} ({_fmt(erm)}). Use the known "
+                       + (f" and below ERM's {_fmt(erm)}" if learned["mean"] < erm["mean"] else f" (ERM: {_fmt(erm)})")
+                       + f". Use the known "
                        f"model ({' then '.join(exp.known)}) for training; this one is kept for comparison"
                        f" and as a baseline for better generators.")
     else:
