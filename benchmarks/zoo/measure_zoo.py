@@ -10,7 +10,7 @@
     with MDA-5 over this model, with MDA-5 over the closest known model and with MRT-10 over
     this model (mean ± std over seeds);
 (e) the card's picture (``grid.png``, :mod:`benchmarks.zoo.card_grid`): inputs, G's outputs, real domain B.
-Size and CPU throughput (d) come from ``cpu_facts.py``, on the 2-core CPU machine.
+Size and CPU throughput (d) come from ``make_card.py``, on the 2-core CPU machine.
 Results go to ``OUT/NAME/metrics.json``.
 """
 from __future__ import annotations

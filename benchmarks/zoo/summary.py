@@ -1,4 +1,4 @@
-"""Write docs/zoo.md's zoo table: every bundled model's numbers, gathered from hub_cards/*/metrics.json.
+"""Write the zoo tables of docs/zoo.md and README.md from the cards (hub_cards/*/metrics.json).
 
     python -m benchmarks.zoo.summary
 """
