@@ -25,7 +25,8 @@ def test_list_all_and_pattern():
     assert r.returncode == 1 and "no models match" in r.stdout
     r = cli("list", "gtsrb-c*")  # only an experimental model matches: say so, and how to list it
     assert r.returncode == 1 and ("experimental ones do: experimental/gtsrb-contrast, "
-                                  "experimental/gtsrb-contrast.munit; add --experimental") in r.stdout
+                                  "experimental/gtsrb-contrast.munit, experimental/gtsrb-contrast.structured; "
+                                  "add --experimental") in r.stdout
     r = cli("list", "gtsrb-c*", "--experimental")
     assert r.returncode == 0 and r.stdout.split()[0] == "experimental/gtsrb-contrast"
     r = cli("list", "gtsrb-b*", "--experimental")  # the listed defaults and an experimental variant
