@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .blocks import ACTIVATIONS, PAD_TYPES
-from .fit_monitor import check_monitor_fields
+from .fit_monitor import MonitorSettings, check_monitor_fields
 
 __all__ = ["GeneratorConfig", "DiscriminatorConfig", "FitConfig", "PRESETS", "load_config_file"]
 
@@ -275,7 +275,7 @@ class DiscriminatorConfig:
 
 
 @dataclass
-class FitConfig:
+class FitConfig(MonitorSettings):
     """Everything :func:`nuisance_zoo.learned.fit.fit` needs besides the data.
 
     Loss weights default to Table 12 of the paper (``gan_w`` 1, ``recon_x_w`` λx = 10,
@@ -316,13 +316,6 @@ class FitConfig:
     structure_w: float = 0.0
     diversity_w: float = 0.0
     diversity_cap: float = 0.5
-    monitor_every: int = 0
-    monitor_n: int = 256
-    monitor_kid_w: float = 0.5
-    monitor_stat_w: float = 0.5
-    until: str = "iterations"
-    patience: int = 4
-    min_delta: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.gen, dict):

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,8 +51,8 @@ from torch import Tensor, nn
 from ..checkpoint import atomic_file, read_checkpoint
 from .fit_loop import batch_images
 
-__all__ = ["FitMonitor", "kid", "random_features", "image_stats", "save_plot", "UNTIL", "check_monitor_fields",
-           "monitor_settings", "hold_out", "build_monitor", "MonitoredRun"]
+__all__ = ["FitMonitor", "kid", "random_features", "image_stats", "save_plot", "UNTIL", "MonitorSettings",
+           "check_monitor_fields", "monitor_settings", "hold_out", "build_monitor", "MonitoredRun"]
 
 #: Curves of the plot, in this order: (key in a history entry, colour).
 PLOT_KEYS = (("label_acc", (31, 119, 180)), ("kid_rel", (214, 39, 40)), ("stat_rel", (255, 127, 14)),
@@ -263,6 +264,29 @@ def save_plot(path: str | Path, history: list[dict], size: tuple[int, int] = (64
 # ---------------------------------------------------------------------------------- in a fit
 #: What ``until`` may be: run all ``iterations``, or stop on the monitor's plateau.
 UNTIL = ("iterations", "plateau")
+
+
+@dataclass
+class MonitorSettings:
+    """The monitor and plateau fields every fit config has (``FitConfig`` and
+    ``StructuredFitConfig`` inherit them): one declaration, one set of defaults.
+
+    Attributes:
+        monitor_every: a check every this many iterations (0: the monitor is off).
+        monitor_n: held-out domain-A images and domain-B images per check.
+        monitor_kid_w, monitor_stat_w: weights of the distance to B in the check's score.
+        until: ``"iterations"`` (run them all) or ``"plateau"`` (stop when the score stops improving).
+        patience: checks without a better score before the plateau stop.
+        min_delta: how much better a score must be to count as better.
+    """
+
+    monitor_every: int = 0
+    monitor_n: int = 256
+    monitor_kid_w: float = 0.5
+    monitor_stat_w: float = 0.5
+    until: str = "iterations"
+    patience: int = 4
+    min_delta: float = 0.0
 
 
 def check_monitor_fields(cfg: Any, where: str) -> None:

@@ -56,7 +56,7 @@ from .config import DiscriminatorConfig, load_config_file
 from .discriminator import MultiScaleDiscriminator
 from .fit_loop import (EpochSampler, as_images, batch_images, check_discriminator, checkpoint_path, init_weights,
                        loop_setup, restore_run, save_model_folder, save_run_checkpoint)
-from .fit_monitor import MonitoredRun, build_monitor, check_monitor_fields, hold_out, monitor_settings
+from .fit_monitor import MonitoredRun, MonitorSettings, build_monitor, check_monitor_fields, hold_out, monitor_settings
 from .fit_terms import LABEL_MODES, FrozenClassifier, label_inputs, label_loss
 from .structured import DEFAULT_CHAIN, StructuredGenerator
 
@@ -75,7 +75,7 @@ FAMILY = "structured"
 
 
 @dataclass
-class StructuredFitConfig:
+class StructuredFitConfig(MonitorSettings):
     """Everything :func:`fit_structured` needs besides the data.
 
     Attributes:
@@ -90,9 +90,9 @@ class StructuredFitConfig:
             prediction on x).
         iterations, batch_size, grid_every, checkpoint_every: the run.
         monitor_every, monitor_n, monitor_kid_w, monitor_stat_w, until, patience, min_delta: the
-            quality monitor and the plateau stop, with the defaults and meaning of
-            :class:`~nuisance_zoo.learned.config.FitConfig`'s (``monitor_every`` 0: off, in every
-            structured preset).
+            quality monitor and the plateau stop, inherited from
+            :class:`~nuisance_zoo.learned.fit_monitor.MonitorSettings` (``monitor_every`` 0: off,
+            in every structured preset).
 
     Example:
         >>> cfg = StructuredFitConfig.load("structured", until="plateau", monitor_every=100)
@@ -118,13 +118,6 @@ class StructuredFitConfig:
     batch_size: int = 32
     grid_every: int = 500
     checkpoint_every: int = 500
-    monitor_every: int = 0
-    monitor_n: int = 256
-    monitor_kid_w: float = 0.5
-    monitor_stat_w: float = 0.5
-    until: str = "iterations"
-    patience: int = 4
-    min_delta: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.dis, dict):
