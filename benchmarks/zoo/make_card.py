@@ -27,6 +27,7 @@ from nuisance_zoo.zoo import zoo_status_line, zoo_verdict
 from .._common import cpu_model
 from .card_grid import CAPTION
 from .experiments import EXPERIMENTS
+from .measure_zoo import known_key
 
 REPO_ORG = "nuisance-zoo"
 
@@ -78,18 +79,21 @@ def _training_line(fit: dict) -> str:
             f"{fit['wall_s']:.0f} s wall on {where} ({fit['process_cpu_s']:.0f} s process CPU time)")
 
 
+def bundled_variants(name: str, out_root: Path) -> list[Path]:
+    """The bundled folders of ``name`` that hold measurements: ``NAME`` (the default) first, then
+    its variants ``NAME.TAG`` in name order."""
+    return [f for f in [out_root / name, *sorted(out_root.glob(f"{name}.*"))] if (f / "metrics.json").is_file()]
+
+
 def variants_table(name: str, out_root: Path) -> str:
     """The table of every bundled variant of ``name`` (``hub_cards/NAME`` and ``hub_cards/NAME.*``)."""
-    folders = [f for f in sorted(out_root.glob(f"{name}*")) if f.name == name or f.name.startswith(name + ".")]
     rows = ["| load as | fit config | labels kept on G(x, δ) | ERM | MDA-5, this model | MRT-10, this model | "
             "MDA-5, closest known model | measured on | zoo status |", "|---|---|---|---|---|---|---|---|---|"]
-    for f in folders:
-        if not (f / "metrics.json").is_file():
-            continue
+    for f in bundled_variants(name, out_root):
         m = json.loads((f / "metrics.json").read_text())
         buys = m.get("test_B_accuracy", {})
         cell = lambda key: _fmt(buys[key]) if key in buys else "not measured"  # noqa: E731
-        known = next((k for k in buys if k.startswith("MDA-5 (known")), None)
+        known = known_key(buys)
         lp = m["label_preservation"]
         status = "listed" if not zoo_verdict(m) else "experimental"
         load = f.name if status == "listed" else f"experimental/{f.name}"
@@ -106,9 +110,9 @@ def variants_table(name: str, out_root: Path) -> str:
 def refresh_variants(name: str, out_root: Path) -> None:
     """Rewrite the variants table on every bundled card of ``name`` (after one of them changed)."""
     table = variants_table(name, out_root)
-    for f in sorted(out_root.glob(f"{name}*")):
+    for f in bundled_variants(name, out_root):
         card = f / "README.md"
-        if (f.name == name or f.name.startswith(name + ".")) and card.is_file():
+        if card.is_file():
             text = card.read_text(encoding="utf-8")
             if VARIANTS_BEGIN in text:
                 head, rest = text.split(VARIANTS_BEGIN, 1)
@@ -121,8 +125,7 @@ def card_text(name: str, metrics: dict, fit: dict, facts: dict, variant: str = "
     buys = metrics.get("test_B_accuracy", {})
     erm = buys.get("ERM")
     learned = buys.get("MDA-5 (this model)")
-    known_key = next((k for k in buys if k.startswith("MDA-5 (known")), None)
-    known = buys.get(known_key) if known_key else None
+    known = buys.get(known_key(buys))
     if learned and known and erm:
         if learned["mean"] > known["mean"]:
             verdict = (f"**Verdict: it earns its place.** MDA-5 with this model beats MDA-5 with the closest "

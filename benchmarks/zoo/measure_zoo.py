@@ -102,11 +102,18 @@ def label_preservation(exp, G, a_test, device: str, root, epochs: int, cache: Pa
 
 #: The classifier trainings of (c), by the short names ``--variants`` takes.
 VARIANTS = ("erm", "this", "known", "mrt10")
+#: How the known-model training's label starts (the rest names the known models).
+KNOWN_PREFIX = "MDA-5 (known: "
+
+
+def known_key(buys: dict) -> str | None:
+    """The label of the known-model training in a ``test_B_accuracy`` dict, or None."""
+    return next((k for k in buys if k.startswith(KNOWN_PREFIX)), None)
 
 
 def trainings(exp, G, which=VARIANTS) -> dict:
     """label → (algorithm, nuisance model, k) for the short names in ``which``, in VARIANTS order."""
-    known = "MDA-5 (known: " + " ∘ ".join(reversed(exp.known)) + ")"
+    known = KNOWN_PREFIX + " ∘ ".join(reversed(exp.known)) + ")"
     table = {"erm": ("ERM", "erm", None, None), "this": ("MDA-5 (this model)", "mda", G, 5),
              "known": (known, "mda", known_model(exp) if "known" in which else None, 5),
              "mrt10": ("MRT-10 (this model)", "mrt", G, 10)}

@@ -20,6 +20,8 @@ import shutil
 import statistics
 from pathlib import Path
 
+from .measure_zoo import KNOWN_PREFIX
+
 #: Fields every run of the same protocol must agree on (when both have them) ...
 PROTOCOL = ("name", "epochs", "domains", "paper", "device")
 #: ... and of the same model.
@@ -28,7 +30,7 @@ SAME = PROTOCOL + ("shift", "label_preservation")
 
 def model_free(label: str) -> bool:
     """Whether a training of (c) does not use the measured model (ERM, MDA-5 with the known model)."""
-    return label == "ERM" or label.startswith("MDA-5 (known")
+    return label == "ERM" or label.startswith(KNOWN_PREFIX)
 
 
 def merge(runs: list[dict], borrowed: list[dict] = ()) -> dict:

@@ -10,13 +10,14 @@ from pathlib import Path
 from nuisance_zoo.zoo import zoo_verdict
 
 from .experiments import EXPERIMENTS
-from .make_card import hardware
+from .make_card import _fmt, bundled_variants, hardware
+from .measure_zoo import KNOWN_PREFIX, known_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _f(v: dict | None) -> str:
-    return f"{v['mean']:.1f} ± {v['std']:.1f}" if v else "–"
+    return _fmt(v) if v else "–"
 
 
 #: docs/zoo.md keeps its prose; only the text between these markers is rewritten.
@@ -25,8 +26,7 @@ BEGIN, END = "<!-- zoo-table -->", "<!-- /zoo-table -->"
 
 def bundles(name: str) -> list[Path]:
     """``hub_cards/NAME`` (the default) and its variants ``hub_cards/NAME.TAG``, default first."""
-    cards = ROOT / "hub_cards"
-    return [f for f in [cards / name, *sorted(cards.glob(f"{name}.*"))] if (f / "metrics.json").is_file()]
+    return bundled_variants(name, ROOT / "hub_cards")
 
 
 def _cards():
@@ -39,13 +39,13 @@ def _cards():
 def _facts(m: dict) -> dict:
     """The cells both tables share, from one card's metrics."""
     b = m.get("test_B_accuracy", {})
-    known_key = next((k for k in b if k.startswith("MDA-5 (known")), None)
+    known = known_key(b)
     paper = m.get("paper") or {}
     mine = _f(b.get("MDA-5 (this model)"))
-    if known_key and "MDA-5 (this model)" in b and b["MDA-5 (this model)"]["mean"] > b[known_key]["mean"]:
+    if known and "MDA-5 (this model)" in b and b["MDA-5 (this model)"]["mean"] > b[known]["mean"]:
         mine = f"**{mine}**"  # it beats the closest known model
     return {"erm": _f(b.get("ERM")), "mine": mine, "mrt": _f(b.get("MRT-10 (this model)")),
-            "known": f"{_f(b[known_key])} ({known_key[len('MDA-5 (known: '):-1]})" if known_key else "–",
+            "known": f"{_f(b[known])} ({known[len(KNOWN_PREFIX):-1]})" if known else "–",
             "paper": f"{paper['ERM']} → {paper['MDA (learned)']}" if paper else "–",
             "status": "experimental" if zoo_verdict(m) else "**listed**"}
 
