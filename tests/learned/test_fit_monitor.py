@@ -132,16 +132,20 @@ def test_plateau_rule_counts_checks_without_improvement():
         m.load_state_dict({"history": []})
 
 
-def test_cli_fit_trains_the_judge_and_stops_on_a_plateau(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("config, extra", [
+    ({**TINY, "label_w": 1.0, "monitor_n": 8, "patience": 1}, ("label_w", 1.0)),  # MUNIT with the label term
+    ({"preset": "structured", "monitor_n": 8, "batch_size": 4, "patience": 1}, ("until", "plateau")),
+], ids=["munit", "structured"])
+def test_cli_fit_trains_the_judge_and_stops_on_a_plateau(tmp_path, capsys, monkeypatch, config, extra):
     from nuisance_zoo.cli import main
 
     fake_scores(monkeypatch, [0.5, 0.4, 0.3, 0.2])
-    (tmp_path / "keep.json").write_text(json.dumps({**TINY, "label_w": 1.0, "monitor_n": 8, "patience": 1}))
+    (tmp_path / "cfg.json").write_text(json.dumps(config))
     rc = main(["fit", "--domain-a", "mnist-sample:train?labels=0,1&colorize=blue&size=16", "--domain-b",
                "mnist-sample:train?labels=0,1&colorize=red&size=16", "--out", str(tmp_path / "run"),
-               "--iterations", "20", "--config", str(tmp_path / "keep.json"), "--no-progress", "--threads", "1",
+               "--iterations", "20", "--config", str(tmp_path / "cfg.json"), "--no-progress", "--threads", "1",
                "--until", "plateau", "--monitor-every", "2", "--classifier-epochs", "1"])
     assert rc == 0 and "training the domain-A classifier" in capsys.readouterr().out
     training = json.loads((tmp_path / "run" / "model" / "config.json").read_text())["training"]
     assert training["monitor"]["stopped_at"] == 4 and training["selected_iteration"] == 2
-    assert training["objective"]["label_w"] == 1.0 and "paper-cnn" in training["label_classifier"]
+    assert training["objective"][extra[0]] == extra[1] and "paper-cnn" in training["label_classifier"]

@@ -360,18 +360,3 @@ def test_structured_monitor_off_changes_nothing(tmp_path):
         assert "monitor" not in load_checkpoint_state(folder / CHECKPOINT_NAME)[0]
         training = json.loads((folder / "model" / "config.json").read_text())["training"]
         assert "monitor" not in training and training["objective"]["monitor_every"] == 0
-
-
-def test_cli_fit_structured_with_the_monitor(tmp_path, capsys, monkeypatch):
-    from nuisance_zoo.cli import main
-
-    fake_scores(monkeypatch, [0.5, 0.4, 0.3, 0.2])
-    (tmp_path / "s.json").write_text(json.dumps({**SMON, "monitor_n": 8, "patience": 1}))
-    rc = main(["fit", "--domain-a", "mnist-sample:train?labels=0,1&colorize=blue&size=16", "--domain-b",
-               "mnist-sample:train?labels=0,1&colorize=red&size=16", "--out", str(tmp_path / "run"),
-               "--iterations", "20", "--config", str(tmp_path / "s.json"), "--no-progress", "--threads", "1",
-               "--until", "plateau", "--monitor-every", "2", "--classifier-epochs", "1"])
-    assert rc == 0 and "training the domain-A classifier" in capsys.readouterr().out
-    training = json.loads((tmp_path / "run" / "model" / "config.json").read_text())["training"]
-    assert training["monitor"]["stopped_at"] == 4 and training["selected_iteration"] == 2
-    assert training["objective"]["until"] == "plateau" and "paper-cnn" in training["label_classifier"]
