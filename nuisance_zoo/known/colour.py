@@ -1,4 +1,5 @@
-"""Photometric known models: brightness, contrast, gamma, hue, saturation, decolorize, colorize.
+"""Photometric known models: brightness, contrast, contrast-normalize, gamma, hue, saturation,
+decolorize, colorize.
 
 Each model is a closed-form, per-image map of pixel values with a low-dimensional δ, written in
 plain tensor maths so that k draws for a batch cost one vectorised pass, and differentiable in
@@ -35,7 +36,7 @@ from ._colour_ops import LUMA, box, colour_luminance, luminance, per_image
 from .levels import ChallengeSpec
 
 __all__ = [
-    "Brightness", "Contrast", "Gamma", "Hue", "Saturation", "Decolorize", "Colorize",
+    "Brightness", "Contrast", "ContrastNormalize", "Gamma", "Hue", "Saturation", "Decolorize", "Colorize",
     "luminance", "LUMA", "CHALLENGES",
 ]
 
@@ -140,6 +141,71 @@ class Contrast(NuisanceModel):
         # Not lerp(m, x, c): with two (B, 1, 1, 1) operands its CPU kernel runs unvectorised,
         # 4–5× slower. One new tensor, updated in place (mul and add keep no output for backward).
         return torch.mul(x, c).add_((1.0 - c) * m).clamp_(0.0, 1.0)
+
+
+@register_model("contrast-normalize", source=_SOURCE, license=_LICENSE)
+class ContrastNormalize(NuisanceModel):
+    r"""Per-image contrast normalisation: move each image's spread toward a target, whatever it was.
+
+    ``G(x, s) = clamp(m + g · (x − m), 0, 1)`` with ``g = (τ / σ)^s``, where ``m`` and ``σ`` are the
+    mean and standard deviation of each image over all its channels and pixels and ``τ`` is
+    ``target_std``. At ``s = 1`` every image leaves with spread τ (before the clamp), as
+    ``tf.image.per_image_standardization`` would give, rescaled to τ and re-centred on the image's
+    own mean; ``s`` in between moves the log-gain part of the way.
+
+    Why beside :class:`Contrast`: ``contrast`` applies one gain ``c`` to every image, so a gain that
+    lifts a flat night image to daylight contrast clips an image that already had some. Here the
+    gain adapts per image, the way auto-contrast does, so one δ can carry a whole low-contrast
+    domain to a high-contrast one (GTSRB's C < 70 → C > 240). It uses the standard deviation, not
+    the min/max of PIL's ``autocontrast``: min and max are order statistics, which have no
+    derivative where pixels tie (a flat border), and this model must stay differentiable.
+
+    Δ: ``δ = (s,)`` in ``[0, max_strength]`` (default ``[0, 1]``), prior uniform on the box.
+
+    Identity: ``s = 0`` (exact: ``g = (τ/σ)^0 = 1``). Gray (C=1): the same formula
+    (``gray_policy = "per-channel"``). Differentiable in s and x (also through m and σ) except
+    where the clamp is active; σ is floored at ``1e-3`` so a flat image keeps finite gradients
+    (and, having ``x − m = 0``, stays as it is).
+
+    Args:
+        target_std: τ, the spread at ``s = 1`` on the [0, 1] scale (default 0.25: a sign that
+            fills the range from near-black to near-white).
+        max_strength: upper bound of s (``s > 1`` overshoots the target).
+
+    Shape:
+        - x: ``(B, C, H, W)``, any C; δ: ``(B, 1)``. Output: ``(B, C, H, W)``.
+
+    Example:
+        >>> import torch, nuisance_zoo as nz
+        >>> G = nz.load("contrast-normalize", target_std=0.2)
+        >>> x = torch.tensor([[[[0.45, 0.55]]]])                  # mean 0.5, std 0.05
+        >>> [round(v, 4) for v in G(x, torch.tensor([[1.0]])).flatten().tolist()]   # std → 0.2
+        [0.3, 0.7]
+    """
+
+    delta_dim = 1
+    delta_names = ("s",)
+    differentiable = True
+    gray_policy = "per-channel"
+    identity_point = (0.0,)
+
+    #: floor on σ: below it an image counts as flat (1/4 of one 8-bit grey level).
+    MIN_STD = 1e-3
+
+    def __init__(self, target_std: float = 0.25, max_strength: float = 1.0) -> None:
+        super().__init__()
+        self.target_std = check_range("target_std", target_std, 0, 0.5, open_low=True,
+                                      why="a standard deviation of values in [0, 1]", model=self)
+        max_strength = check_range("max_strength", max_strength, 0, 4, open_low=True,
+                                   why="a power of the gain τ/σ", model=self)
+        self.set_delta_box([0.0], [max_strength])
+
+    def decode(self, x: Tensor, delta: Tensor) -> Tensor:
+        m = x.mean(dim=(1, 2, 3), keepdim=True)
+        sigma = x.std(dim=(1, 2, 3), keepdim=True, correction=0).clamp_min(self.MIN_STD)
+        g = torch.pow(self.target_std / sigma, per_image(delta))
+        # g·x + (1 − g)·m, as in Contrast: exact at g = 1, so s = 0 returns x bit for bit.
+        return torch.mul(x, g).add_((1.0 - g) * m).clamp_(0.0, 1.0)
 
 
 @register_model("gamma", source=_SOURCE, license=_LICENSE)

@@ -16,7 +16,7 @@ from nuisance_zoo.known import colour
 from nuisance_zoo.known._colour_ops import LUMA, luminance
 
 F64 = torch.float64
-PHOTOMETRIC = ["brightness", "contrast", "gamma", "hue", "saturation", "decolorize", "colorize"]
+PHOTOMETRIC = ["brightness", "contrast", "contrast-normalize", "gamma", "hue", "saturation", "decolorize", "colorize"]
 MASKED = ["background-color", "background-texture", "foreground-color"]
 ALL = PHOTOMETRIC + MASKED
 CURE = {s.challenge: s for s in colour.CHALLENGES}
@@ -75,7 +75,7 @@ def test_colour_models_reject_other_channel_counts(name):
         G(torch.rand(1, 4, 3, 3))
 
 
-@pytest.mark.parametrize("name", ["brightness", "contrast", "gamma", "hue", "saturation",
+@pytest.mark.parametrize("name", ["brightness", "contrast", "contrast-normalize", "gamma", "hue", "saturation",
                                   "decolorize", "colorize"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_identity_delta_is_exact(name, dtype):
@@ -295,6 +295,51 @@ class TestContrast:
 
     def test_gradcheck(self):
         assert gradcheck(nz.load("contrast"), rand(lo=0.3, hi=0.7), rows(1.3))
+
+
+# ------------------------------------------------------------------------- contrast-normalize
+class TestContrastNormalize:
+    def test_full_strength_sets_the_spread_and_keeps_the_mean(self):
+        G = nz.load("contrast-normalize", target_std=0.2)
+        for lo, hi in [(0.45, 0.55), (0.3, 0.7), (0.49, 0.51)]:   # three starting spreads, one target
+            x = rand(lo=lo, hi=hi)
+            y = G(x, rows(1.0, dtype=F64))
+            torch.testing.assert_close(y.std(correction=0), torch.tensor(0.2, dtype=F64))
+            torch.testing.assert_close(y.mean(), x.mean())
+
+    def test_values_are_a_per_image_gain_about_the_mean(self):
+        G = nz.load("contrast-normalize", target_std=0.2)
+        x = torch.tensor([0.45, 0.55], dtype=F64).view(1, 1, 1, 2)       # mean 0.5, std 0.05: gain 4
+        torch.testing.assert_close(G(x, rows(1.0, dtype=F64)).flatten(), torch.tensor([0.3, 0.7], dtype=F64))
+        torch.testing.assert_close(G(x, rows(0.5, dtype=F64)).flatten(), torch.tensor([0.4, 0.6], dtype=F64))
+
+    def test_gain_is_per_image_in_a_batch(self):
+        G = nz.load("contrast-normalize")
+        x = torch.cat([rand(lo=0.45, hi=0.55), rand(lo=0.3, hi=0.7, seed=1)])
+        y = G(x, rows(1.0, 1.0, dtype=F64))
+        torch.testing.assert_close(y.std(dim=(1, 2, 3), correction=0), torch.full((2,), 0.25, dtype=F64))
+
+    def test_flat_image_stays_flat_with_finite_gradients(self):
+        G = nz.load("contrast-normalize")
+        x = torch.full((1, 3, 4, 4), 0.3, dtype=F64, requires_grad=True)
+        d = rows(1.0, dtype=F64).requires_grad_(True)
+        y = G(x, d)
+        torch.testing.assert_close(y, x.detach())
+        y.sum().backward()
+        assert torch.isfinite(x.grad).all() and torch.isfinite(d.grad).all()
+
+    def test_clamps_to_the_unit_range(self):
+        y = nz.load("contrast-normalize", target_std=0.5)(rand(lo=0.0, hi=0.3), rows(1.0, dtype=F64))
+        assert y.min() == 0.0 and y.max() <= 1.0
+
+    def test_bad_kwargs(self):
+        with pytest.raises(ValueError, match=r"ContrastNormalize: target_std must be a number in \(0, 0.5\]"):
+            nz.load("contrast-normalize", target_std=0.0)
+        with pytest.raises(ValueError, match=r"max_strength must be a number in \(0, 4\]"):
+            nz.load("contrast-normalize", max_strength=-1)
+
+    def test_gradcheck(self):
+        assert gradcheck(nz.load("contrast-normalize"), rand(lo=0.4, hi=0.6), rows(0.7))
 
 
 # ------------------------------------------------------------------------- gamma
