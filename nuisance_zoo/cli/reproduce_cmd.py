@@ -8,6 +8,7 @@ Example::
     nuisance-zoo reproduce --all --quick                          # every row, CI size
     nuisance-zoo reproduce --table 2 --device cuda                # every row of Table 2
     nuisance-zoo reproduce --report                               # docs/results.md from the JSONs
+    nuisance-zoo reproduce --table 2 --estimate                   # time a few steps: how long would it take?
 """
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def register(sub) -> None:
     p.add_argument("--all", action="store_true", help="run every row")
     p.add_argument("--table", default=None, metavar="TABLE",
                    help="run every row of one paper table: 2, 3, 5, 6, 7 or f11 (Figure 11)")
+    p.add_argument("--estimate", action="store_true",
+                   help="time a few training steps of every column on the full data and print how long the full "
+                        "row would take here (writes OUT/estimates/ROW.json; runs no unit)")
     p.add_argument("--report", action="store_true", help="(re)write docs/results.md and its figures from the JSONs")
     p.add_argument("--quick", action="store_true",
                    help="CI size: 128 images, 1 epoch, 1 seed, k <= 2 (results under OUT/quick)")
@@ -44,6 +48,22 @@ def _list() -> int:
     from ..reproduce.report import format_row_list
 
     print(format_row_list())
+    return 0
+
+
+def _estimate(names: list[str], args) -> int:
+    import json
+    from pathlib import Path
+
+    from ..reproduce.estimate import estimate, format_estimate
+    from ..reproduce.run import DEFAULT_OUT
+
+    folder = Path(args.out or DEFAULT_OUT) / "estimates"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        e = estimate(name, seeds=args.seeds, device=args.device, data_root=args.data_root, epochs=args.epochs)
+        (folder / f"{name}.json").write_text(json.dumps(e, indent=1) + "\n")
+        print(format_estimate(e), flush=True)
     return 0
 
 
@@ -67,6 +87,8 @@ def run(args) -> int:
         names = rows_of_table(args.table)
     else:
         names = [get_row(args.row).name]
+    if args.estimate:
+        return _estimate(names, args)
     for name in names:
         t0 = time.perf_counter()
         res = reproduce(name, seeds=args.seeds, quick=args.quick, out=args.out, resume=not args.no_resume,

@@ -160,6 +160,32 @@ def _fig(result: dict, folder: Path, quick: bool) -> list[str]:
     return [str(p) for p in names]
 
 
+def _estimates_section(folder: Path) -> list[str]:
+    """The measured cost of each full row (``reproduce --estimate``), when estimates exist."""
+    rows = []
+    for name in ROWS:
+        p = folder / f"{name}.json"
+        if not p.is_file():
+            continue
+        try:
+            e = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        hw = e.get("hardware", {})
+        where = hw.get("gpu") or f"{hw.get('cpu_count')} CPU cores, {hw.get('torch_threads')} threads"
+        slowest = max(e["columns"].items(), key=lambda kv: kv[1]["unit_s"])
+        rows.append(f"| {name} | {e['n_train']} | {e['epochs']} | {e['seeds']} | {e['total_s'] / 3600:.1f} | "
+                    f"{e['fit_s'] / 3600:.2f} | {slowest[0]} ({slowest[1]['unit_s'] / 3600:.2f} h per seed) | {where} |")
+    if not rows:
+        return []
+    return ["## Cost of the full rows (measured estimate)", "",
+            "`nuisance-zoo reproduce ROW --estimate` times a few training steps of every column on the row's "
+            "full data, one evaluation and (for rows that fit G) a few fitting iterations, and multiplies out "
+            "(`docs/results/estimates/ROW.json`). These are estimates, not runs.", "",
+            "| row | training images | epochs | seeds | full row (h) | of it fitting G (h) | slowest column | measured on |",
+            "|---|---|---|---|---|---|---|---|", *rows, ""]
+
+
 def write_report(results_dir: str | Path = "docs/results", out: str | Path = "docs/results.md") -> Path:
     """Write ``out`` (and the figures beside the JSONs) from ``results_dir`` and its ``quick/``."""
     results_dir, out = Path(results_dir), Path(out)
@@ -265,6 +291,7 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
         md.append("")
         md += [f"- *{c['row']}*: `{c.get('command', '')}`" for c in checks]
         md.append("")
+    md += _estimates_section(results_dir / "estimates")
     md += ["## Quick (CI) runs", "",
            "`nuisance-zoo reproduce --all --quick`: every row at CI size (128 training and test images, one "
            "epoch, one seed, k ≤ 2, PGD 2 steps, 2-iteration fits). They check that each row runs end to "
