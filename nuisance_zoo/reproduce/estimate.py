@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -58,7 +59,7 @@ def _fit_cost(recipe, device: str, root: str | None, iterations: int) -> tuple[A
 
 
 def estimate(row: str | Row, seeds: int = 3, device: str = "cpu", data_root: str | None = None,
-             epochs: int | None = None, steps: int = 8, warmup: int = 2, fit_iterations: int = 4) -> dict:
+             epochs: int | None = None, steps: int = 4, warmup: int = 2, fit_iterations: int = 4) -> dict:
     """Measured cost of the full version of ``row`` on this machine.
 
     Args:
@@ -73,7 +74,7 @@ def estimate(row: str | Row, seeds: int = 3, device: str = "cpu", data_root: str
 
     Returns:
         ``{"row", "seeds", "epochs", "n_train", "steps_per_epoch", "eval_s", "fit_s",
-        "columns": {label: {"step_ms", "unit_s"}}, "total_s", "hardware"}``; ``unit_s`` is one
+        "columns": {label: {"step_ms", "unit_s"}}, "total_s", "hardware", "load_average"}``; ``unit_s`` is one
         (seed, column) unit, evaluation included; ``total_s`` the whole row.
     """
     from ..training.classifiers import create_classifier
@@ -131,7 +132,9 @@ def estimate(row: str | Row, seeds: int = 3, device: str = "cpu", data_root: str
         columns[col.label] = {"step_ms": round(1000 * step_s, 2), "unit_s": round(unit_s, 1)}
 
     total = seeds * sum(c["unit_s"] for c in columns.values()) + fit_s
-    return {"row": row.name, "seeds": seeds, "epochs": n_epochs, "n_train": n_train,
+    # Timings scale with how busy the machine was: keep the load beside them.
+    load = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    return {"load_average": load, "row": row.name, "seeds": seeds, "epochs": n_epochs, "n_train": n_train,
             "steps_per_epoch": steps_per_epoch, "eval_s": round(eval_s, 2), "fit_s": round(fit_s, 1),
             "columns": columns, "total_s": round(total, 1), "hardware": _hardware(device),
             "method": f"{steps} timed steps per column after {warmup} warm-up steps"
@@ -150,7 +153,10 @@ def format_estimate(e: dict) -> str:
              f"({e['n_train']} training images, {e['steps_per_epoch']} steps per epoch) on {where}"]
     if e["fit_s"]:
         lines.append(f"  fitting G: {_hours(e['fit_s'])}")
+    if e.get("load_average"):
+        lines.append(f"  (load average while timing: {e['load_average'][0]}; a busier machine times slower)")
+    width = max(len(label) for label in e["columns"])
     for label, c in e["columns"].items():
         step = f"{c['step_ms']:.1f} ms/step" if c["step_ms"] is not None else c.get("note", "")
-        lines.append(f"  {label:<28} {step:>16}   {_hours(c['unit_s'])} per seed")
+        lines.append(f"  {label:<{width}}  {step:>16}   {_hours(c['unit_s'])} per seed")
     return "\n".join(lines)

@@ -173,6 +173,8 @@ def _estimates_section(folder: Path) -> list[str]:
             continue
         hw = e.get("hardware", {})
         where = hw.get("gpu") or f"{hw.get('cpu_count')} CPU cores, {hw.get('torch_threads')} threads"
+        if e.get("load_average"):
+            where += f", load {e['load_average'][0]}"
         slowest = max(e["columns"].items(), key=lambda kv: kv[1]["unit_s"])
         rows.append(f"| {name} | {e['n_train']} | {e['epochs']} | {e['seeds']} | {e['total_s'] / 3600:.1f} | "
                     f"{e['fit_s'] / 3600:.2f} | {slowest[0]} ({slowest[1]['unit_s'] / 3600:.2f} h per seed) | {where} |")
@@ -181,7 +183,8 @@ def _estimates_section(folder: Path) -> list[str]:
     return ["## Cost of the full rows (measured estimate)", "",
             "`nuisance-zoo reproduce ROW --estimate` times a few training steps of every column on the row's "
             "full data, one evaluation and (for rows that fit G) a few fitting iterations, and multiplies out "
-            "(`docs/results/estimates/ROW.json`). These are estimates, not runs.", "",
+            "(`docs/results/estimates/ROW.json`). These are estimates, not runs; the load average while timing "
+            "is given because a busier machine times slower.", "",
             "| row | training images | epochs | seeds | full row (h) | of it fitting G (h) | slowest column | measured on |",
             "|---|---|---|---|---|---|---|---|", *rows, ""]
 
