@@ -21,11 +21,12 @@ def run(seeds, **accs):
 
 class TestMerge:
     def test_joins_seeds_and_trainings_in_seed_order(self):
-        out = merge([run([2], ERM=[84.0], MDA=[91.0]), run([0, 1], ERM=[80.0, 82.0], MDA=[92.0, 90.0]),
-                     run([0, 1, 2], MRT=[88.0, 87.0, 86.0])])
+        out = merge([run([0, 1, 2], MRT=[88.0, 87.0, 86.0]), run([2], ERM=[84.0], **{"MDA-5_(this_model)": [91.0]}),
+                     run([0, 1], ERM=[80.0, 82.0], **{"MDA-5_(this_model)": [92.0, 90.0]})])
+        assert list(out["test_B_accuracy"]) == ["ERM", "MDA-5 (this model)", "MRT"]  # the card's order
         assert out["seeds"] == [0, 1, 2] and out["merged_runs"] == 3 and out["wall_s"] == 30.0
         assert out["test_B_accuracy"]["ERM"] == {"accs": [80.0, 82.0, 84.0], "mean": 82.0, "std": 1.63}
-        assert out["test_B_accuracy"]["MDA"]["accs"] == [92.0, 90.0, 91.0]
+        assert out["test_B_accuracy"]["MDA-5 (this model)"]["accs"] == [92.0, 90.0, 91.0]
         assert out["test_B_accuracy"]["MRT"]["mean"] == 87.0
 
     def test_a_run_cut_short_counts_only_its_finished_seeds(self):
@@ -36,7 +37,7 @@ class TestMerge:
         other = run([0, 1], ERM=[80.0, 82.0], MDA=[50.0, 51.0], **{"MDA-5_(known:_x)": [70.0, 71.0]})
         other["label_preservation"] = {"acc_x": 99.0, "acc_G(x)": 20.0}  # another variant of the name
         out = merge([run([0, 1], MDA=[90.0, 91.0])], borrowed=[other])
-        assert set(out["test_B_accuracy"]) == {"MDA", "ERM", "MDA-5 (known: x)"}
+        assert list(out["test_B_accuracy"]) == ["ERM", "MDA-5 (known: x)", "MDA"]  # the card's order
         assert out["test_B_accuracy"]["MDA"]["accs"] == [90.0, 91.0]  # its own, not the borrowed model's
         assert out["label_preservation"]["acc_G(x)"] == 97.0
         other["epochs"] = 3  # another protocol: refused

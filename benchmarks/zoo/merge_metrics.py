@@ -73,7 +73,9 @@ def merge(runs: list[dict], borrowed: list[dict] = ()) -> dict:
                          + "; ".join(f"{label}: seeds {m}" for label, m in missing.items()))
     out["seeds"] = seeds
     out["test_B_accuracy"] = {}
-    for label, seen in per_seed.items():
+    # The card's order, whichever run came first: ERM, this model, the known model, then the rest.
+    order = lambda label: (label != "ERM", label != "MDA-5 (this model)", not label.startswith(KNOWN_PREFIX))  # noqa: E731
+    for label, seen in sorted(per_seed.items(), key=lambda kv: order(kv[0])):
         accs = [seen[s] for s in seeds]
         out["test_B_accuracy"][label] = {"accs": accs, "mean": round(statistics.mean(accs), 2),
                                          "std": round(statistics.pstdev(accs), 2)}
