@@ -60,8 +60,16 @@ def _estimate(names: list[str], args) -> int:
 
     folder = Path(args.out or DEFAULT_OUT) / "estimates"
     folder.mkdir(parents=True, exist_ok=True)
+    from ..reproduce import get_row
+
     for name in names:
-        e = estimate(name, seeds=args.seeds, device=args.device, data_root=args.data_root, epochs=args.epochs)
+        try:
+            e = estimate(name, seeds=args.seeds, device=args.device, data_root=args.data_root, epochs=args.epochs)
+        except Exception as err:  # noqa: BLE001 -- as reproduce does, only rows marked optional_data
+            if not get_row(name).optional_data:
+                raise
+            print(f"{name}: not estimated, its data is absent ({type(err).__name__}: {str(err).splitlines()[0][:160]})")
+            continue
         (folder / f"{name}.json").write_text(json.dumps(e, indent=1) + "\n")
         print(format_estimate(e), flush=True)
     return 0

@@ -67,3 +67,14 @@ def test_cli_estimate_prints_and_writes_json_and_runs_no_unit(tiny_row, tmp_path
     saved = json.loads((tmp_path / "estimates" / "tiny.json").read_text())
     assert saved["seeds"] == 2 and saved["row"] == "tiny"
     assert not (tmp_path / "tiny.json").exists()  # no results: nothing was run
+
+
+def test_cli_estimate_skips_a_row_whose_optional_data_is_absent(tiny_row, tmp_path, monkeypatch, capsys):
+    from nuisance_zoo.cli import main
+    from nuisance_zoo.reproduce.rows import ROWS
+
+    absent = replace(tiny_row, train=(f"npz:{tmp_path}/absent.npz",), optional_data=True)
+    monkeypatch.setitem(ROWS, "tiny", absent)
+    assert main(["reproduce", "tiny", "--estimate", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("tiny: not estimated, its data is absent")
+    assert not (tmp_path / "estimates" / "tiny.json").exists()
