@@ -208,7 +208,8 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
                f"Produce a full row with `{FULL_COMMAND}` (resumable: rerun the same command after a kill), "
                "a whole table with `nuisance-zoo reproduce --table 2 --device cuda` (full rows are GPU-sized: "
                "a full MNIST unit is 18,760 steps), or every row with `nuisance-zoo reproduce --all --seeds 3`; "
-               "then `nuisance-zoo reproduce --report`.",
+               "then `nuisance-zoo reproduce --report`. `nuisance-zoo reproduce ROW --estimate` measures what a "
+               "full row would cost on your machine before you start it (see *Cost of the full rows*).",
                ""]
     figures: list[str] = []
     for table, caption in TABLES.items():
