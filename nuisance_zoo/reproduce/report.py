@@ -162,7 +162,7 @@ def _fig(result: dict, folder: Path, quick: bool) -> list[str]:
 
 def _estimates_section(folder: Path) -> list[str]:
     """The measured cost of each full row (``reproduce --estimate``), when estimates exist."""
-    rows = []
+    rows, total = [], 0.0
     for name in ROWS:
         p = folder / f"{name}.json"
         if not p.is_file():
@@ -171,6 +171,7 @@ def _estimates_section(folder: Path) -> list[str]:
             e = json.loads(p.read_text())
         except (OSError, json.JSONDecodeError):
             continue
+        total += e["total_s"]
         hw = e.get("hardware", {})
         where = hw.get("gpu") or f"{hw.get('cpu_count')} CPU cores, {hw.get('torch_threads')} threads"
         if e.get("load_average"):
@@ -186,7 +187,8 @@ def _estimates_section(folder: Path) -> list[str]:
             "(`docs/results/estimates/ROW.json`). These are estimates, not runs; the load average while timing "
             "is given because a busier machine times slower.", "",
             "| row | training images | epochs | seeds | full row (h) | of it fitting G (h) | slowest column | measured on |",
-            "|---|---|---|---|---|---|---|---|", *rows, ""]
+            "|---|---|---|---|---|---|---|---|", *rows, "",
+            f"All {len(rows)} estimated rows together: {total / 3600:.0f} h, one after another.", ""]
 
 
 def write_report(results_dir: str | Path = "docs/results", out: str | Path = "docs/results.md") -> Path:

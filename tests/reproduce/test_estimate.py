@@ -46,6 +46,7 @@ def test_report_shows_the_estimates(tiny_row, tmp_path, monkeypatch):
     md = write_report(tmp_path / "results", tmp_path / "results.md").read_text()
     assert "## Cost of the full rows (measured estimate)" in md
     assert f"| tiny | 64 | 2 | 3 | {e['total_s'] / 3600:.1f} |" in md
+    assert f"All 1 estimated rows together: {e['total_s'] / 3600:.0f} h" in md
 
 
 def test_a_row_that_fits_g_counts_the_fit(tiny_row):
