@@ -44,6 +44,14 @@ _SOURCE = "nuisance-zoo (analytic)"
 _LICENSE = "Apache-2.0"
 
 
+def _gain_about_mean(x: Tensor, m: Tensor, gain: Tensor) -> Tensor:
+    """``clamp(m + gain · (x − m), 0, 1)`` for per-image ``m`` and ``gain`` shaped ``(B, 1, 1, 1)``."""
+    # gain·x + (1 − gain)·m is exact at gain = 1 (x·1 + 0), so an identity δ returns x bit for bit.
+    # Not lerp(m, x, gain): with two (B, 1, 1, 1) operands its CPU kernel runs unvectorised,
+    # 4–5× slower. One new tensor, updated in place (mul and add keep no output for backward).
+    return torch.mul(x, gain).add_((1.0 - gain) * m).clamp_(0.0, 1.0)
+
+
 # ---------------------------------------------------------------------------- models
 @register_model("brightness", source=_SOURCE, license=_LICENSE)
 class Brightness(NuisanceModel):
@@ -135,12 +143,7 @@ class Contrast(NuisanceModel):
         self.set_delta_box([low], [high])
 
     def decode(self, x: Tensor, delta: Tensor) -> Tensor:
-        m = x.mean(dim=(1, 2, 3), keepdim=True)
-        c = per_image(delta)
-        # c·x + (1 − c)·m is exact at c = 1 (x·1 + 0), so the identity δ returns x bit for bit.
-        # Not lerp(m, x, c): with two (B, 1, 1, 1) operands its CPU kernel runs unvectorised,
-        # 4–5× slower. One new tensor, updated in place (mul and add keep no output for backward).
-        return torch.mul(x, c).add_((1.0 - c) * m).clamp_(0.0, 1.0)
+        return _gain_about_mean(x, x.mean(dim=(1, 2, 3), keepdim=True), per_image(delta))
 
 
 @register_model("contrast-normalize", source=_SOURCE, license=_LICENSE)
@@ -203,9 +206,8 @@ class ContrastNormalize(NuisanceModel):
     def decode(self, x: Tensor, delta: Tensor) -> Tensor:
         m = x.mean(dim=(1, 2, 3), keepdim=True)
         sigma = x.std(dim=(1, 2, 3), keepdim=True, correction=0).clamp_min(self.MIN_STD)
-        g = torch.pow(self.target_std / sigma, per_image(delta))
-        # g·x + (1 − g)·m, as in Contrast: exact at g = 1, so s = 0 returns x bit for bit.
-        return torch.mul(x, g).add_((1.0 - g) * m).clamp_(0.0, 1.0)
+        # (τ/σ)^0 = 1 exactly, so s = 0 returns x bit for bit.
+        return _gain_about_mean(x, m, torch.pow(self.target_std / sigma, per_image(delta)))
 
 
 @register_model("gamma", source=_SOURCE, license=_LICENSE)
