@@ -55,13 +55,12 @@ def _estimate(names: list[str], args) -> int:
     import json
     from pathlib import Path
 
+    from ..reproduce import get_row
     from ..reproduce.estimate import estimate, format_estimate
     from ..reproduce.run import DEFAULT_OUT
 
     folder = Path(args.out or DEFAULT_OUT) / "estimates"
     folder.mkdir(parents=True, exist_ok=True)
-    from ..reproduce import get_row
-
     for name in names:
         try:
             e = estimate(name, seeds=args.seeds, device=args.device, data_root=args.data_root, epochs=args.epochs)
