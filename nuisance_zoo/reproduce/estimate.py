@@ -28,7 +28,7 @@ import torch
 from .architectures import build_classifier
 from .data import load_domain
 from .models import ZOO_FIT_RECIPE, build_model
-from .run import _column_plan, _hardware, _protocol, get_row
+from .run import column_plan, hardware_info, protocol_for, get_row
 from .rows import Row
 
 __all__ = ["estimate", "format_estimate"]
@@ -85,7 +85,7 @@ def estimate(row: str | Row, seeds: int = 3, device: str = "cpu", data_root: str
         raise ValueError(f"steps and warmup must be >= 1, got steps={steps}, warmup={warmup}.")
     row = get_row(row)
     n_epochs = epochs if epochs is not None else row.epochs
-    protocol = _protocol(row, False, n_epochs, device)
+    protocol = protocol_for(row, False, n_epochs, device)
     train_data = load_domain(tuple(protocol["train"]), data_root)
     tests = {k: load_domain(v, data_root) for k, v in protocol["tests"].items()}
     n_train = len(train_data.y)
@@ -112,7 +112,7 @@ def estimate(row: str | Row, seeds: int = 3, device: str = "cpu", data_root: str
 
     columns: dict[str, dict] = {}
     for col in row.columns:
-        plan = _column_plan(col, quick=False)
+        plan = column_plan(col, quick=False)
         G = models.get(col.model) if col.algorithm in ("mrt", "mat", "mda") else None
         if col.algorithm == "mat" and not G.differentiable:
             columns[col.label] = {"step_ms": None, "unit_s": 0.0, "note": "not applicable (G not differentiable)"}
@@ -136,7 +136,7 @@ def estimate(row: str | Row, seeds: int = 3, device: str = "cpu", data_root: str
     load = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
     return {"load_average": load, "row": row.name, "seeds": seeds, "epochs": n_epochs, "n_train": n_train,
             "steps_per_epoch": steps_per_epoch, "eval_s": round(eval_s, 2), "fit_s": round(fit_s, 1),
-            "columns": columns, "total_s": round(total, 1), "hardware": _hardware(device),
+            "columns": columns, "total_s": round(total, 1), "hardware": hardware_info(device),
             "method": f"{steps} timed steps per column after {warmup} warm-up steps"
                       + (f"; {fit_iterations} timed fitting iterations" if fit_s else "")}
 

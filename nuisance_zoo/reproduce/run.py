@@ -34,7 +34,7 @@ from .data import load_domain, quick_spec
 from .models import build_model
 from .rows import PGD_KWARGS, ROWS, Column, Row
 
-__all__ = ["reproduce", "get_row", "rows_of_table", "unit_key", "QUICK", "SCHEMA", "DEFAULT_OUT", "QUICK_OUT", "PEAK_NOTE"]
+__all__ = ["reproduce", "get_row", "rows_of_table", "unit_key", "column_plan", "hardware_info", "protocol_for", "QUICK", "SCHEMA", "DEFAULT_OUT", "QUICK_OUT", "PEAK_NOTE"]
 
 SCHEMA = "nuisance-zoo/reproduce/1"
 #: Where results go by default (relative to the current directory: run from the project root).
@@ -87,7 +87,8 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _hardware(device: str) -> dict:
+def hardware_info(device: str) -> dict:
+    """Where a run ran: device, CPU count, torch threads, platform and GPU name (for the JSONs)."""
     hw = {"device": str(device), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
           "platform": platform.platform(), "gpu": None}
     if str(device).startswith("cuda") and torch.cuda.is_available():
@@ -109,7 +110,7 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _column_plan(col: Column, quick: bool) -> dict:
+def column_plan(col: Column, quick: bool) -> dict:
     """Algorithm, k and wrapper arguments of a column (quick runs cap k and PGD's steps)."""
     k = col.k
     kwargs: dict[str, Any] = {}
@@ -164,14 +165,16 @@ def summarize(result: dict) -> dict:
     return summary
 
 
-def _protocol(row: Row, quick: bool, epochs: int, device: str) -> dict:
+def protocol_for(row: Row, quick: bool, epochs: int, device: str) -> dict:
+    """Everything that makes results comparable (data, classifier, optimiser, columns, models):
+    resuming refuses a JSON whose protocol differs."""
     train = [quick_spec(s, QUICK["n_train"] // len(row.train)) if quick else s for s in row.train]
     tests = {k: quick_spec(v, QUICK["n_test"]) if quick else v for k, v in row.tests.items()}
     return {
         "train": train, "tests": tests, "classifier": row.classifier, "num_classes": row.num_classes,
         "in_chans": 3, "epochs": epochs, "batch_size": 64, "optimizer": "adadelta", "lr": 1.0, "lam": 1.0,
         "lam_pgd": 0.0, "quick": quick,
-        "columns": [_column_plan(c, quick) for c in row.columns],
+        "columns": [column_plan(c, quick) for c in row.columns],
         "models": {"main": _identity(row.model), **{k: _identity(m) for k, m in row.extra_models.items()}},
     }
 
@@ -245,7 +248,7 @@ def reproduce(
     out_dir = Path(out) if out is not None else (QUICK_OUT if quick else DEFAULT_OUT)
     path = out_dir / f"{row.name}.json"
     work = out_dir / ".work" / row.name
-    protocol = _protocol(row, quick, n_epochs, device)
+    protocol = protocol_for(row, quick, n_epochs, device)
 
     result: dict[str, Any] | None = None
     if resume and path.is_file():
@@ -264,7 +267,7 @@ def reproduce(
                   "main_test": row.main_test}
     result.update(command=_command(row, seed_list, quick, epochs, device), seeds=sorted(
         set(seed_list) | set(result.get("seeds", []))), epochs=n_epochs, quick=quick,
-        hardware=_hardware(device), versions=_versions(), peak_note=PEAK_NOTE)
+        hardware=hardware_info(device), versions=_versions(), peak_note=PEAK_NOTE)
 
     # Data first: a row whose data is absent (torchvision sets never downloaded) is recorded as such.
     t_run = t0 = time.perf_counter()

@@ -23,12 +23,14 @@ def test_list_all_and_pattern():
     assert lines == ["background-color", "background-texture"]
     r = cli("list", "zzz-*")
     assert r.returncode == 1 and "no models match" in r.stdout
-    r = cli("list", "gtsrb-c*")  # only an experimental model matches: say so, and how to list it
-    assert r.returncode == 1 and ("experimental ones do: experimental/gtsrb-contrast, "
-                                  "experimental/gtsrb-contrast.munit, experimental/gtsrb-contrast.structured; "
-                                  "add --experimental") in r.stdout
-    r = cli("list", "gtsrb-c*", "--experimental")
-    assert r.returncode == 0 and r.stdout.split()[0] == "experimental/gtsrb-contrast"
+    r = cli("list", "gtsrb-s*")  # only an experimental model matches: say so, and how to list it
+    assert r.returncode == 1 and "experimental ones do: experimental/gtsrb-snow; add --experimental" in r.stdout
+    r = cli("list", "gtsrb-s*", "--experimental")
+    assert r.returncode == 0 and r.stdout.split()[0] == "experimental/gtsrb-snow"
+    r = cli("list", "gtsrb-c*", "--experimental")  # the listed default and its experimental variants
+    assert r.returncode == 0 and [ln.split()[0] for ln in r.stdout.strip().splitlines()] == [
+        "experimental/gtsrb-contrast.munit", "experimental/gtsrb-contrast.structured",
+        "experimental/gtsrb-contrast.structured-keep", "gtsrb-contrast"]
     r = cli("list", "gtsrb-b*", "--experimental")  # the listed defaults and an experimental variant
     assert r.returncode == 0 and [ln.split()[0] for ln in r.stdout.strip().splitlines()] == [
         "experimental/gtsrb-brightness.munit", "gtsrb-brightness", "gtsrb-brightness-contrast"]
@@ -108,8 +110,8 @@ def test_list_models_filters_by_kind():
     assert "brightness" in known and "mnist-background-color" in learned and not set(known) & set(learned)
     assert sorted(known + learned + nz.list_models(kind="composed")) == nz.list_models()
     # Experimental zoo models are listed only when asked, under the name that loads them.
-    assert "gtsrb-contrast" not in learned
-    assert "experimental/gtsrb-contrast" in nz.list_models(kind="learned", experimental=True)
-    assert nz.list_models("gtsrb-contrast", experimental=True) == ["experimental/gtsrb-contrast"]
+    assert "gtsrb-snow" not in learned
+    assert "experimental/gtsrb-snow" in nz.list_models(kind="learned", experimental=True)
+    assert nz.list_models("gtsrb-snow", experimental=True) == ["experimental/gtsrb-snow"]
     with pytest.raises(ValueError, match="kind must be one of known, learned, composed"):
         nz.list_models(kind="learnt")

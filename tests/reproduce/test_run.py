@@ -87,13 +87,13 @@ def test_a_zoo_name_with_other_weights_refuses_resume(tiny_row, tmp_path, monkey
 
     entry = catalogue.get_entry("mnist-background-color")
     row = replace(tiny_row, model=load("mnist-background-color"))
-    from nuisance_zoo.reproduce.run import _protocol
+    from nuisance_zoo.reproduce.run import protocol_for
 
-    first = _protocol(row, True, 1, "cpu")
+    first = protocol_for(row, True, 1, "cpu")
     assert first["models"]["main"]["sha256"] == [entry.sha256]
-    assert "sha256" not in _protocol(tiny_row, True, 1, "cpu")["models"]["main"]  # known models: the name says all
+    assert "sha256" not in protocol_for(tiny_row, True, 1, "cpu")["models"]["main"]  # known models: the name says all
     monkeypatch.setattr(entry, "sha256", "0" * 64)
-    assert _protocol(row, True, 1, "cpu") != first
+    assert protocol_for(row, True, 1, "cpu") != first
     (tmp_path / "tiny.json").write_text(json.dumps({"protocol": first, "status": "complete"}))
     with pytest.raises(ValueError, match="another protocol .*models"):
         reproduce(row, quick=True, out=tmp_path, progress=False)
@@ -115,11 +115,11 @@ def test_quick_caps_k_steps_and_sizes(tiny_row, tmp_path):
 
 
 def test_full_protocol_uses_the_papers_pgd_and_k(tiny_row, tmp_path):
-    from nuisance_zoo.reproduce.run import _protocol
+    from nuisance_zoo.reproduce.run import protocol_for
     from nuisance_zoo.reproduce.rows import standard_columns
     from dataclasses import replace
 
-    plan = {c["label"]: c for c in _protocol(replace(tiny_row, columns=standard_columns()), False, 3, "cpu")["columns"]}
+    plan = {c["label"]: c for c in protocol_for(replace(tiny_row, columns=standard_columns()), False, 3, "cpu")["columns"]}
     assert plan["PGD"]["kwargs"] == {"eps": 0.3, "step_size": 0.01, "steps": 20}
     assert [plan[c]["k"] for c in ("MRT-1", "MRT-10", "MDA-5", "MAT-10")] == [1, 10, 5, 10]
 
