@@ -14,6 +14,7 @@ from .make_card import _fmt, bundled_variants, hardware
 from .measure_zoo import KNOWN_PREFIX, known_key
 
 ROOT = Path(__file__).resolve().parents[2]
+CARDS = ROOT / "hub_cards"
 
 
 def _f(v: dict | None) -> str:
@@ -24,15 +25,10 @@ def _f(v: dict | None) -> str:
 BEGIN, END = "<!-- zoo-table -->", "<!-- /zoo-table -->"
 
 
-def bundles(name: str) -> list[Path]:
-    """``hub_cards/NAME`` (the default) and its variants ``hub_cards/NAME.TAG``, default first."""
-    return bundled_variants(name, ROOT / "hub_cards")
-
-
 def _cards():
     """(folder, metrics) of every bundled card, experiment by experiment, default first."""
     for name in EXPERIMENTS:
-        for f in bundles(name):
+        for f in bundled_variants(name, CARDS):
             yield f, json.loads((f / "metrics.json").read_text())
 
 
@@ -72,7 +68,7 @@ def table() -> str:
         rows.append(f"| `{f.name}` | `{m['fit']['config']}` | {c['erm']} | {c['mine']} | {c['mrt']} | {c['known']} | "
                     f"{c['paper']} | {lp['acc_x']:.1f} → {lp['acc_G(x)']:.1f} | {shift} | {hardware(m['device'])} | "
                     f"{c['status']} |")
-    rows += [f"| `{name}` | not fitted yet | | | | | | | | | |" for name in EXPERIMENTS if not bundles(name)]
+    rows += [f"| `{name}` | not fitted yet | | | | | | | | | |" for name in EXPERIMENTS if not bundled_variants(name, CARDS)]
     return "\n".join(rows)
 
 

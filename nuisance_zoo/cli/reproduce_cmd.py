@@ -55,21 +55,15 @@ def _estimate(names: list[str], args) -> int:
     import json
     from pathlib import Path
 
-    from ..reproduce import get_row
     from ..reproduce.estimate import estimate, format_estimate
     from ..reproduce.run import DEFAULT_OUT
 
     folder = Path(args.out or DEFAULT_OUT) / "estimates"
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
-        try:
-            e = estimate(name, seeds=args.seeds, device=args.device, data_root=args.data_root, epochs=args.epochs)
-        except Exception as err:  # noqa: BLE001 -- as reproduce does, only rows marked optional_data
-            if not get_row(name).optional_data:
-                raise
-            print(f"{name}: not estimated, its data is absent ({type(err).__name__}: {str(err).splitlines()[0][:160]})")
-            continue
-        (folder / f"{name}.json").write_text(json.dumps(e, indent=1) + "\n")
+        e = estimate(name, seeds=args.seeds, device=args.device, data_root=args.data_root, epochs=args.epochs)
+        if e["status"] != "data-unavailable":
+            (folder / f"{name}.json").write_text(json.dumps(e, indent=1) + "\n")
         print(format_estimate(e), flush=True)
     return 0
 

@@ -5,9 +5,10 @@ evaluation)``, plus fitting G when the row fits it on the spot. :func:`estimate`
 training steps of every column on the row's full data, one evaluation pass, and (for fitted
 rows) a few fitting iterations, then multiplies out. Nothing is written into the row's results.
 
-The per-step time is the difference of two short runs (``warmup`` steps, then ``warmup + steps``)
-so that set-up costs (building the wrapper, moving G) cancel. It assumes the machine is as busy
-during the full run as while timing, so time on an otherwise idle machine.
+The per-step time is read off one short run per column, between the trainer's step callbacks
+after ``warmup`` steps and after ``warmup + steps``, so set-up (building the wrapper, moving G)
+and the first, slower steps fall outside it. It assumes the machine is as busy during the full run
+as while timing, so time on an otherwise idle machine.
 
 Example:
     >>> from nuisance_zoo.reproduce.estimate import estimate
@@ -69,11 +70,12 @@ def estimate(row: str | Row, seeds: int = 3, device: str = "cpu", data_root: str
         data_root: root folder of the data specs.
         epochs: override the row's epochs.
         steps: training steps timed per column (after ``warmup`` untimed ones).
-        warmup: steps run first and subtracted, so set-up costs cancel.
+        warmup: steps run first and not timed (set-up and first-call costs).
         fit_iterations: fitting iterations timed, for rows that fit G on the spot.
 
     Returns:
-        ``{"row", "seeds", "epochs", "n_train", "steps_per_epoch", "eval_s", "fit_s",
+        For a row marked ``optional_data`` whose data is absent, ``{"row", "status":
+        "data-unavailable", "reason"}``; otherwise ``{"row", "status": "estimated", "seeds", "epochs", "n_train", "steps_per_epoch", "eval_s", "fit_s",
         "columns": {label: {"step_ms", "unit_s"}}, "total_s", "hardware", "load_average"}``; ``unit_s`` is one
         (seed, column) unit, evaluation included; ``total_s`` the whole row.
     """
@@ -86,8 +88,14 @@ def estimate(row: str | Row, seeds: int = 3, device: str = "cpu", data_root: str
     row = get_row(row)
     n_epochs = epochs if epochs is not None else row.epochs
     protocol = protocol_for(row, False, n_epochs, device)
-    train_data = load_domain(tuple(protocol["train"]), data_root)
-    tests = {k: load_domain(v, data_root) for k, v in protocol["tests"].items()}
+    try:
+        train_data = load_domain(tuple(protocol["train"]), data_root)
+        tests = {k: load_domain(v, data_root) for k, v in protocol["tests"].items()}
+    except Exception as e:  # noqa: BLE001 -- as reproduce() does: only rows marked optional_data tolerate it
+        if not row.optional_data:
+            raise
+        return {"row": row.name, "status": "data-unavailable",
+                "reason": f"{type(e).__name__}: {e}".splitlines()[0][:240]}
     n_train = len(train_data.y)
     steps_per_epoch = math.ceil(n_train / protocol["batch_size"])
     input_size = tuple(train_data.x.shape[2:])
@@ -118,23 +126,30 @@ def estimate(row: str | Row, seeds: int = 3, device: str = "cpu", data_root: str
             columns[col.label] = {"step_ms": None, "unit_s": 0.0, "note": "not applicable (G not differentiable)"}
             continue
 
-        # One epoch capped at n steps: every full row has more steps per epoch than are timed, so no
-        # evaluation falls inside the timing (a tiny test row's would; its numbers only check the sums).
-        def run(n: int) -> None:
-            torch.manual_seed(0)
-            model = build_classifier(row.classifier, row.num_classes, 3, input_size)
-            train(model, nuisance=G, algorithm=plan["algorithm"], k=plan["k"], data=train_data, epochs=1,
-                  max_steps=n, out=None, device=device, in_chans=3, num_classes=row.num_classes,
-                  algorithm_kwargs=dict(plan["kwargs"]), progress=False)
+        # Stamps at the end of step `warmup` and of step `warmup + steps`. Every full row has more
+        # steps per epoch than that, so no evaluation falls between them (a tiny test row's may; its
+        # numbers only check the sums).
+        stamps: dict[int, float] = {}
+        marks = (warmup, warmup + steps)
 
-        step_s = max(_timed(lambda: run(warmup + steps)) - _timed(lambda: run(warmup)), 0.0) / steps
+        def stamp(info: dict) -> None:
+            if info["global_step"] in marks:
+                stamps[info["global_step"]] = time.perf_counter()
+
+        torch.manual_seed(0)
+        model = build_classifier(row.classifier, row.num_classes, 3, input_size)
+        train(model, nuisance=G, algorithm=plan["algorithm"], k=plan["k"], data=train_data,
+              epochs=math.ceil(marks[1] / steps_per_epoch), max_steps=marks[1], out=None, device=device,
+              in_chans=3, num_classes=row.num_classes, algorithm_kwargs=dict(plan["kwargs"]), progress=False,
+              callback=stamp)
+        step_s = (stamps[marks[1]] - stamps[marks[0]]) / steps
         unit_s = n_epochs * (steps_per_epoch * step_s + eval_s)
         columns[col.label] = {"step_ms": round(1000 * step_s, 2), "unit_s": round(unit_s, 1)}
 
     total = seeds * sum(c["unit_s"] for c in columns.values()) + fit_s
     # Timings scale with how busy the machine was: keep the load beside them.
     load = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
-    return {"load_average": load, "row": row.name, "seeds": seeds, "epochs": n_epochs, "n_train": n_train,
+    return {"load_average": load, "row": row.name, "status": "estimated", "seeds": seeds, "epochs": n_epochs, "n_train": n_train,
             "steps_per_epoch": steps_per_epoch, "eval_s": round(eval_s, 2), "fit_s": round(fit_s, 1),
             "columns": columns, "total_s": round(total, 1), "hardware": hardware_info(device),
             "method": f"{steps} timed steps per column after {warmup} warm-up steps"
@@ -147,6 +162,8 @@ def _hours(seconds: float) -> str:
 
 def format_estimate(e: dict) -> str:
     """One row's estimate as a few readable lines."""
+    if e.get("status") == "data-unavailable":
+        return f"{e['row']}: not estimated, its data is absent ({e['reason'][:160]})"
     hw = e["hardware"]
     where = hw["gpu"] or f"{hw['cpu_count']} CPU cores, {hw['torch_threads']} torch threads"
     lines = [f"{e['row']}: about {_hours(e['total_s'])} for {e['seeds']} seeds × {e['epochs']} epochs "
