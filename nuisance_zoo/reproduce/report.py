@@ -6,8 +6,10 @@ separately: quick numbers (128 images, one epoch) show that the row runs, not ho
 
 Each row gets a figure of domain-B test accuracy per epoch per algorithm (mean over seeds, as
 the paper's Figure 9c); Table 6 rows also get accuracy against challenge level (Figure 13).
-A row whose best number differs from the paper's by more than 2 std gets a paragraph to fill in
-with the measured cause.
+A row whose number differs from the paper's by more than 2 std gets a paragraph: the hand-written
+``docs/results/notes/ROW.md`` (the measured cause, with the command that measures it) or, until
+that exists, a placeholder. Rows still running (``status: partial``) are shown with the seeds
+they have, marked as such.
 
 Example:
     >>> print(format_row_list().splitlines()[0])
@@ -21,7 +23,8 @@ from pathlib import Path
 from .plot import line_plot
 from .rows import PAPER_COLUMNS, ROWS, TABLES, Row
 
-__all__ = ["format_row_list", "write_report", "load_results", "differences", "ordering_claims"]
+__all__ = ["format_row_list", "write_report", "load_results", "differences", "ordering_claims", "seeds_done",
+           "measured_wall_h"]
 
 FULL_COMMAND = "nuisance-zoo reproduce ROW --seeds 3"
 
@@ -39,7 +42,7 @@ SCHEMA_DOC = [
     "| `models` | how each model of natural variation was obtained (zoo / known names, or the fit's domains and recipe) |",
     "| `hardware`, `versions` | device, CPU count, torch threads, GPU name; nuisance-zoo, torch and Python versions |",
     "| `units` | `seedS/COLUMN` → `acc` (test domain → accuracy % after every epoch), `train_loss` per epoch, "
-    "`wall_s`; or `status: not-applicable` with a reason |",
+    "`wall_s` (this call), `train_s` (the trainer's clock, carried across resumes); or `status: not-applicable` with a reason |",
     "| `summary` | test domain → column → `final_mean`, `final_std`, `peak_mean`, `peak_std` (sample std over "
     "seeds), `n`, per-seed `final` and `peak` |",
     "| `paper` | the paper's numbers per test domain |",
@@ -94,12 +97,38 @@ def load_results(results_dir: str | Path) -> dict[str, dict]:
     return out
 
 
-def _cell(summary: dict, label: str, paper: float | None) -> str:
+def _cell(summary: dict, label: str, paper: float | None, n_seeds: int | None = None) -> str:
+    """``peak ± std / final ± std (paper)``; a column with fewer seeds done than the run asked
+    for says how many (one seed has no spread, so it shows no ±)."""
     s = summary.get(label)
-    ours = (f"{s['peak_mean']:.1f} ± {s['peak_std']:.1f} / {s['final_mean']:.1f} ± {s['final_std']:.1f}"
-            if s else "pending")
+    if not s:
+        ours = "pending"
+    elif s.get("n", 0) == 1:
+        ours = f"{s['peak_mean']:.1f} / {s['final_mean']:.1f}"
+    else:
+        ours = f"{s['peak_mean']:.1f} ± {s['peak_std']:.1f} / {s['final_mean']:.1f} ± {s['final_std']:.1f}"
+    if s and n_seeds and s.get("n", 0) < n_seeds:
+        ours += f" [{s['n']} of {n_seeds} seeds]"
     theirs = f"{paper:g}" if paper is not None else "–"
     return f"{ours} ({theirs})"
+
+
+def seeds_done(result: dict) -> tuple[int, int]:
+    """``(fewest seeds done in any column of the main test, seeds asked for)``."""
+    summ = result.get("summary", {}).get(result.get("main_test"), {})
+    asked = len(result.get("seeds", []))
+    done = min((s.get("n", 0) for s in summ.values()), default=0) if summ else 0
+    if summ and len(summ) < len(result.get("protocol", {}).get("columns", [])):
+        done = 0  # a column with no finished seed yet
+    return done, asked
+
+
+def measured_wall_h(result: dict) -> float:
+    """Hours the finished units of a run took (training and evaluation), summed. A unit resumed
+    after a kill has ``wall_s`` of its last call only; its ``train_s`` is the trainer's clock,
+    which a checkpoint carries across resumes, so the larger of the two counts."""
+    return sum(max(u.get("wall_s") or 0.0, u.get("train_s") or 0.0)
+               for u in result.get("units", {}).values()) / 3600
 
 
 def differences(result: dict, factor: float = 2.0) -> list[str]:
@@ -194,6 +223,7 @@ def _estimates_section(folder: Path) -> list[str]:
 def write_report(results_dir: str | Path = "docs/results", out: str | Path = "docs/results.md") -> Path:
     """Write ``out`` (and the figures beside the JSONs) from ``results_dir`` and its ``quick/``."""
     results_dir, out = Path(results_dir), Path(out)
+    notes_dir = results_dir / "notes"
     full = load_results(results_dir)
     quick = load_results(results_dir / "quick")
     rel = lambda p: Path(p).resolve().relative_to(out.parent.resolve()).as_posix()  # noqa: E731
@@ -205,6 +235,18 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
           "optimistic for it; every JSON also records the final-epoch accuracy, which selects nothing. "
           "Rows marked *analogue* stand in for an experiment whose data is not available here: the "
           "paper's number beside them is that of the experiment they replace, for orientation only.", ""]
+    if full:
+        md += ["## Full runs", "", "Measured wall time: the finished units' training and evaluation, summed "
+               "(rows run in the background, resumable; a partial row is rerun by the same command).", "",
+               "| row | status | seeds done (all columns) | units done | wall so far (h) | measured on | command |",
+               "|---|---|---|---|---|---|---|"]
+        for name, res in full.items():
+            done, asked = seeds_done(res)
+            hw = res.get("hardware", {})
+            where = hw.get("gpu") or f"{hw.get('cpu_count')} CPU cores, {hw.get('torch_threads')} torch threads"
+            md.append(f"| {name} | {res.get('status')} | {done} of {asked} | {len(res.get('units', {}))} | "
+                      f"{measured_wall_h(res):.2f} | {where} | `{res.get('command', '')}` |")
+        md.append("")
     if not any(r.get("status") == "complete" for r in full.values()):
         md += ["**Full results are pending.** Only the quick (CI) runs exist so far (listed below). "
                f"Produce a full row with `{FULL_COMMAND}` (resumable: rerun the same command after a kill), "
@@ -223,12 +265,13 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
             res = full.get(row.name, {})
             # Table 6 reports every challenge level: one line per test domain with paper numbers.
             per_test = [t for t in row.tests if row.paper_for(t)] if row.table == "Table 6" else []
+            asked = len(res.get("seeds", [])) or None
             for test in per_test or [row.main_test]:
                 summ = res.get("summary", {}).get(test, {})
                 paper = row.paper_for(test)
-                cells = [_cell(summ, c, paper.get(c)) for c in PAPER_COLUMNS]
+                cells = [_cell(summ, c, paper.get(c), asked) for c in PAPER_COLUMNS]
                 extra = [c.label for c in row.columns if c.label not in PAPER_COLUMNS]
-                extra_cells = "; ".join(f"{lab}: {_cell(summ, lab, None).replace(' (–)', '')}" for lab in extra)
+                extra_cells = "; ".join(f"{lab}: {_cell(summ, lab, None, asked).replace(' (–)', '')}" for lab in extra)
                 name = row.name + (" *(analogue)*" if row.analogue else "")
                 if per_test or row.table == "Table 6":
                     name += f", {test}"
@@ -245,22 +288,31 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
             md.append(f"- *{', '.join(names)}*: {text}")
         md.append("")
     # Honest paragraphs and ordering claims, for full results only.
-    md += ["## Where we differ from the paper by more than 2 std", ""]
+    md += ["## Where we differ from the paper by more than 2 std", "",
+           "Std is over our seeds (at least 0.5 points). Each cause below was measured, with the command "
+           "that measures it; a row still running is flagged on the seeds it has, and says so.", ""]
     flagged = False
     for name, res in full.items():
         diffs = differences(res)
         if diffs:
             flagged = True
-            md += [f"### {name}", "", "- " + "\n- ".join(diffs), "",
-                   "*Cause: to be measured (not guessed) before this paragraph is filled in.*", ""]
+            done, asked = seeds_done(res)
+            status = "" if res.get("status") == "complete" else f" *(partial: {done} of {asked} seeds in every column)*"
+            md += [f"### {name}{status}", "", "- " + "\n- ".join(diffs), ""]
+            note = notes_dir / f"{name}.md"
+            md += [note.read_text().strip() if note.is_file()
+                   else "*Cause: to be measured (not guessed) before this paragraph is filled in.*", ""]
     if not flagged:
         md += ["Pending the full runs." if not full else "No row differs by more than 2 std.", ""]
     md += ["## Section 6's ordering claims", ""]
     if full:
-        md += ["| row | " + " | ".join(ordering_claims({}).keys()) + " |", "|---|" + "---|" * 4]
+        md += ["Peak accuracy means on the row's first test domain; *–*: a column it needs has no finished seed yet.", "",
+               "| row | seeds done | " + " | ".join(ordering_claims({}).keys()) + " |", "|---|---|" + "---|" * 4]
         for name, res in full.items():
             cl = ordering_claims(res)
-            md.append(f"| {name} | " + " | ".join({True: "holds", False: "**fails**", None: "–"}[v] for v in cl.values()) + " |")
+            done, asked = seeds_done(res)
+            md.append(f"| {name} | {done} of {asked} | "
+                      + " | ".join({True: "holds", False: "**fails**", None: "–"}[v] for v in cl.values()) + " |")
     else:
         md.append("Pending the full runs: model-based beats Vanilla and PGD on every row; MDA-5 vs MRT-1; "
                   "MAT's weakness on learned models.")
@@ -295,7 +347,7 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
                 md.append(f"| {c['row']} | `{' + '.join(c['protocol']['train'])}` | {c['epochs']} | "
                           f"{len(c['seeds'])} | {test} | {accs} |")
         md.append("")
-        md += [f"- *{c['row']}*: `{c.get('command', '')}`" for c in checks]
+        md += [f"- *{c['row']}*: {c.get('question', '')} `{c.get('command', '')}`" for c in checks]
         md.append("")
     md += _estimates_section(results_dir / "estimates")
     md += ["## Quick (CI) runs", "",

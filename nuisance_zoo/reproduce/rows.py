@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Column", "ModelRecipe", "Row", "ROWS", "PAPER_COLUMNS", "TABLES", "standard_columns"]
 
@@ -48,12 +49,16 @@ class Column:
         k: draws (MRT, MDA) or ascent steps (MAT); None for erm/pgd.
         model: which of the row's models it trains against (``"main"`` or a key of
             :attr:`Row.extra_models`).
+        kwargs: wrapper arguments beyond the paper's, as ``(name, value)`` pairs (a tuple keeps
+            the column hashable); for PGD they override :data:`PGD_KWARGS`. Used by the checks
+            behind docs/results.md, e.g. the PGD of the authors' public code.
     """
 
     label: str
     algorithm: str
     k: int | None = None
     model: str = "main"
+    kwargs: tuple[tuple[str, Any], ...] = ()
 
 
 def standard_columns() -> tuple[Column, ...]:

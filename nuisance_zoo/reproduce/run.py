@@ -113,11 +113,10 @@ def _write_json(path: Path, data: dict) -> None:
 def column_plan(col: Column, quick: bool) -> dict:
     """Algorithm, k and wrapper arguments of a column (quick runs cap k and PGD's steps)."""
     k = col.k
-    kwargs: dict[str, Any] = {}
-    if col.algorithm == "pgd":
-        kwargs = dict(PGD_KWARGS)
-        if quick:
-            kwargs["steps"] = min(kwargs["steps"], QUICK["pgd_steps"])
+    kwargs: dict[str, Any] = dict(PGD_KWARGS) if col.algorithm == "pgd" else {}
+    kwargs.update(col.kwargs)
+    if col.algorithm == "pgd" and quick:
+        kwargs["steps"] = min(kwargs["steps"], QUICK["pgd_steps"])
     if quick and k is not None:
         k = min(k, QUICK["k_max"])
     return {"label": col.label, "algorithm": col.algorithm, "k": k, "model": col.model, "kwargs": kwargs}

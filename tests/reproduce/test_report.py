@@ -41,8 +41,53 @@ def test_report_with_full_results_fills_cells(tiny_row, tmp_path, monkeypatch):
     import nuisance_zoo.reproduce.report as report
 
     monkeypatch.setitem(report.ROWS, "tiny", tiny_row)
-    res = reproduce(tiny_row, seeds=1, epochs=1, out=tmp_path / "results", progress=False)
+    res = reproduce(tiny_row, seeds=2, epochs=1, out=tmp_path / "results", progress=False)
     md = write_report(tmp_path / "results", tmp_path / "results.md").read_text()
     s = res["summary"]["B"]["Vanilla"]
     assert f"{s['peak_mean']:.1f} ± {s['peak_std']:.1f} / {s['final_mean']:.1f} ± {s['final_std']:.1f} (87.8)" in md
+    assert "seeds]" not in md and "| tiny | complete | 2 of 2 | 6 |" in md
     assert "Full results are pending" not in md
+
+
+def test_partial_row_shows_seeds_done_wall_time_and_its_note(tiny_row, tmp_path, monkeypatch):
+    import json
+    from dataclasses import replace
+
+    import pytest
+
+    import nuisance_zoo.reproduce.report as report
+
+    # A paper number nobody reaches, so the row is flagged on every run.
+    row = replace(tiny_row, paper={"Vanilla": 200.0, "MRT-1": 98.8})
+    monkeypatch.setitem(report.ROWS, "tiny", row)
+    done = []
+
+    def kill_after_four(key, unit):
+        done.append(key)
+        if len(done) == 4:  # seed 0's three columns and seed 1's Vanilla
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reproduce(row, seeds=2, epochs=1, out=tmp_path / "results", on_unit_done=kill_after_four, progress=False)
+    res = json.loads((tmp_path / "results" / "tiny.json").read_text())
+    assert res["status"] == "partial"
+    assert report.seeds_done(res) == (1, 2)
+    assert report.measured_wall_h(res) == pytest.approx(sum(u["wall_s"] for u in res["units"].values()) / 3600)
+    # A unit resumed after a kill: its wall_s is the last call's; the trainer's clock (train_s) is the total.
+    resumed = {"units": {"a": {"wall_s": 10.0, "train_s": 3600.0}, "b": {"wall_s": 7200.0, "train_s": 7100.0}}}
+    assert report.measured_wall_h(resumed) == pytest.approx(3.0)
+
+    md = write_report(tmp_path / "results", tmp_path / "results.md").read_text()
+    mrt = res["summary"]["B"]["MRT-1"]
+    assert f"| {mrt['peak_mean']:.1f} / {mrt['final_mean']:.1f} [1 of 2 seeds] (98.8) |" in md
+    assert "[2 of 2 seeds]" not in md  # Vanilla has both seeds: no marker
+    assert "| tiny | partial | 1 of 2 | 4 |" in md
+    assert "### tiny *(partial: 1 of 2 seeds in every column)*" in md
+    assert "Vanilla: ours" in md and "paper 200" in md
+    assert "*Cause: to be measured" in md
+    assert "| tiny | 1 of 2 |" in md  # the ordering-claims line
+
+    (tmp_path / "results" / "notes").mkdir()
+    (tmp_path / "results" / "notes" / "tiny.md").write_text("Measured: the paper number is impossible.\n")
+    md = write_report(tmp_path / "results", tmp_path / "results.md").read_text()
+    assert "Measured: the paper number is impossible." in md and "*Cause: to be measured" not in md

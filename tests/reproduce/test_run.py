@@ -124,6 +124,22 @@ def test_full_protocol_uses_the_papers_pgd_and_k(tiny_row, tmp_path):
     assert [plan[c]["k"] for c in ("MRT-1", "MRT-10", "MDA-5", "MAT-10")] == [1, 10, 5, 10]
 
 
+def test_column_kwargs_override_the_papers_pgd_and_reach_the_wrapper(tiny_row, tmp_path):
+    from dataclasses import replace
+
+    from nuisance_zoo.reproduce.rows import Column
+    from nuisance_zoo.reproduce.run import protocol_for
+
+    authors = Column("PGD (authors' code)", "pgd", kwargs=(("eps", 8 / 255), ("steps", 10), ("sign", False)))
+    plan = protocol_for(replace(tiny_row, columns=(authors,)), False, 1, "cpu")["columns"][0]
+    assert plan["kwargs"] == {"eps": 8 / 255, "step_size": 0.01, "steps": 10, "sign": False}
+    assert protocol_for(replace(tiny_row, columns=(authors,)), True, 1, "cpu")["columns"][0]["kwargs"]["steps"] == QUICK["pgd_steps"]
+    # The wrapper receives them: an invalid radius fails where PGDWrapper checks it.
+    bad = Column("PGD (ε = 0)", "pgd", kwargs=(("eps", 0.0),))
+    with pytest.raises(ValueError, match="eps"):
+        reproduce(replace(tiny_row, columns=(bad,)), seeds=1, epochs=1, out=tmp_path, progress=False)
+
+
 def test_optional_data_absent_is_recorded_not_raised(tmp_path):
     empty = tmp_path / "no-data"
     empty.mkdir()
