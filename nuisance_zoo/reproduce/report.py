@@ -139,7 +139,8 @@ def differences(result: dict, factor: float = 2.0) -> list[str]:
     out = []
     for label, s in result.get("summary", {}).get(test, {}).items():
         if label in paper and abs(s["peak_mean"] - paper[label]) > factor * max(s["peak_std"], 0.5):
-            out.append(f"{label}: ours {s['peak_mean']:.1f} ± {s['peak_std']:.1f}, paper {paper[label]:g}")
+            spread = " (1 seed)" if s.get("n") == 1 else f" ± {s['peak_std']:.1f}"
+            out.append(f"{label}: ours {s['peak_mean']:.1f}{spread}, paper {paper[label]:g}")
     return out
 
 
@@ -243,12 +244,14 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
         for name, res in full.items():
             done, asked = seeds_done(res)
             hw = res.get("hardware", {})
-            where = hw.get("gpu") or f"{hw.get('cpu_count')} CPU cores, {hw.get('torch_threads')} torch threads"
+            threads = hw.get("torch_threads")
+            where = hw.get("gpu") or f"{hw.get('cpu_count')} CPU cores, {threads} torch thread{'' if threads == 1 else 's'}"
             md.append(f"| {name} | {res.get('status')} | {done} of {asked} | {len(res.get('units', {}))} | "
                       f"{measured_wall_h(res):.2f} | {where} | `{res.get('command', '')}` |")
         md.append("")
     if not any(r.get("status") == "complete" for r in full.values()):
-        md += ["**Full results are pending.** Only the quick (CI) runs exist so far (listed below). "
+        md += [("**No full row is complete yet**: the partial rows above fill their cells as seeds finish. "
+                if full else "**Full results are pending.** Only the quick (CI) runs exist so far (listed below). ") +
                f"Produce a full row with `{FULL_COMMAND}` (resumable: rerun the same command after a kill), "
                "a whole table with `nuisance-zoo reproduce --table 2 --device cuda` (full rows are GPU-sized: "
                "a full MNIST unit is 18,760 steps), or every row with `nuisance-zoo reproduce --all --seeds 3`; "

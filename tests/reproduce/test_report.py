@@ -58,7 +58,7 @@ def test_partial_row_shows_seeds_done_wall_time_and_its_note(tiny_row, tmp_path,
     import nuisance_zoo.reproduce.report as report
 
     # A paper number nobody reaches, so the row is flagged on every run.
-    row = replace(tiny_row, paper={"Vanilla": 200.0, "MRT-1": 98.8})
+    row = replace(tiny_row, paper={"Vanilla": 200.0, "MRT-1": 200.0})
     monkeypatch.setitem(report.ROWS, "tiny", row)
     done = []
 
@@ -79,11 +79,14 @@ def test_partial_row_shows_seeds_done_wall_time_and_its_note(tiny_row, tmp_path,
 
     md = write_report(tmp_path / "results", tmp_path / "results.md").read_text()
     mrt = res["summary"]["B"]["MRT-1"]
-    assert f"| {mrt['peak_mean']:.1f} / {mrt['final_mean']:.1f} [1 of 2 seeds] (98.8) |" in md
+    assert f"| {mrt['peak_mean']:.1f} / {mrt['final_mean']:.1f} [1 of 2 seeds] (200) |" in md
     assert "[2 of 2 seeds]" not in md  # Vanilla has both seeds: no marker
     assert "| tiny | partial | 1 of 2 | 4 |" in md
     assert "### tiny *(partial: 1 of 2 seeds in every column)*" in md
-    assert "Vanilla: ours" in md and "paper 200" in md
+    van = res["summary"]["B"]["Vanilla"]
+    assert f"- Vanilla: ours {van['peak_mean']:.1f} ± {van['peak_std']:.1f}, paper 200" in md
+    assert f"- MRT-1: ours {mrt['peak_mean']:.1f} (1 seed), paper 200" in md
+    assert "No full row is complete yet" in md and "Full results are pending" not in md
     assert "*Cause: to be measured" in md
     assert "| tiny | 1 of 2 |" in md  # the ordering-claims line
 
