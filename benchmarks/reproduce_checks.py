@@ -75,17 +75,19 @@ CHECKS: dict[str, Check] = {
 }
 
 
-def run_check(name: str, data_root: str | None, progress: bool = True) -> dict:
-    """Run (or resume) one check; returns its results dict, also written to ``CHECKS_DIR/NAME.json``."""
+def run_check(name: str, data_root: str | None, progress: bool = True, quick: bool = False,
+              out: Path = CHECKS_DIR) -> dict:
+    """Run (or resume) one check; returns its results dict, also written to ``out/NAME.json``.
+    ``quick`` runs it at CI size (the same caps as ``reproduce --quick``)."""
     if name not in CHECKS:
         raise KeyError(f"unknown check {name!r}; choose from {', '.join(CHECKS)}.")
     check = CHECKS[name]
-    result = reproduce(check.row(name), seeds=check.seeds, epochs=check.epochs, out=CHECKS_DIR,
+    result = reproduce(check.row(name), seeds=check.seeds, epochs=check.epochs, out=out, quick=quick,
                        data_root=data_root, progress=progress)
     # reproduce records how to rerun a *row*; a check reruns through this module.
     result["command"] = f"python -m benchmarks.reproduce_checks {name} (torch threads: {torch.get_num_threads()})"
     result["question"] = check.question
-    path = CHECKS_DIR / f"{name}.json"
+    path = Path(out) / f"{name}.json"
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(result, indent=1) + "\n")
     tmp.replace(path)
