@@ -10,7 +10,7 @@ Two measurements on each GTSRB row's domain-A training images:
    seed 0): mean and largest |δ|, and accuracy on x and on x + δ, for the PGD the paper states
    (ε 0.3, 20 sign steps of 0.01, random start) and the PGD of the authors' public code (δ = 0
    start, 10 raw steps of 0.01 × the batch-mean gradient, ε = 8/255; see
-   ``benchmarks.reproduce_checks.AUTHORS_PGD``).
+   ``nuisance_zoo.reproduce.rows.AUTHORS_PGD``).
 
 Usage:
     python -m benchmarks.pgd_gap --data-root ../shared/data [--threads 1]
@@ -28,10 +28,9 @@ import torch
 
 import nuisance_zoo as nz
 from nuisance_zoo.reproduce.data import load_domain
-from nuisance_zoo.reproduce.rows import PGD_KWARGS, ROWS
+from nuisance_zoo.reproduce.rows import AUTHORS_PGD, PGD_KWARGS, ROWS
 from nuisance_zoo.training import PGDWrapper
 
-from .reproduce_checks import AUTHORS_PGD
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "results" / "analysis" / "pgd-gap.json"
 ROW_NAMES = ("t2-gtsrb-contrast", "t2-gtsrb-brightness")

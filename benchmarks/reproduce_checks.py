@@ -20,17 +20,9 @@ from typing import Any
 import torch
 
 from nuisance_zoo.reproduce import reproduce
-from nuisance_zoo.reproduce.rows import ROWS, Column, Row
+from nuisance_zoo.reproduce.rows import AUTHORS_PGD_COLUMN, ROWS, Column, Row
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "docs" / "results" / "checks"
-
-#: The authors' public code (arobey1/mbrdl, core/training/train_algs.py) runs a PGD unlike the
-#: paper's text: δ starts at 0, ten steps δ ← clamp(δ + 0.01·∇δ L, ±8/255) with the raw gradient
-#: of the batch-*mean* loss (not its sign), then trains on x + δ only. Our search differentiates
-#: the per-image losses' sum, so the same step is 0.01 / 64 at the rows' batch size of 64.
-AUTHORS_PGD = (("eps", 8 / 255), ("steps", 10), ("step_size", 0.01 / 64), ("sign", False),
-               ("random_start", False))
-
 
 def _columns(row: str, *labels: str) -> tuple[Column, ...]:
     by_label = {c.label: c for c in ROWS[row].columns}
@@ -61,7 +53,7 @@ CHECKS: dict[str, Check] = {
     "gtsrb-contrast-pgd-authors-code": Check(
         "t2-gtsrb-contrast", "Does the PGD of the authors' public code (raw steps of the batch-mean gradient "
         "from δ = 0, ε = 8/255, 10 steps) learn where the paper's stated PGD (ε = 0.3) does not?",
-        dict(columns=(Column("PGD (authors' code)", "pgd", kwargs=AUTHORS_PGD),))),
+        dict(columns=(AUTHORS_PGD_COLUMN,))),
     "gtsrb-brightness-43-classes": Check(
         "t2-gtsrb-brightness", "Is Vanilla night → day near the paper's 65 % with all 43 classes (the authors' "
         "public GTSRB loader has its ten-largest-classes filter commented out)?",

@@ -146,15 +146,19 @@ def differences(result: dict, factor: float = 2.0) -> list[str]:
 
 def ordering_claims(result: dict) -> dict[str, bool | None]:
     """Section 6's ordering claims on one row (None where a column is missing):
-    model-based best > Vanilla and > PGD; MDA-5 ≥ MRT-1; MAT-10 below the best sampling method."""
+    model-based best > Vanilla and > every PGD column; MDA-5 ≥ MRT-1; MAT-10 below the best
+    sampling method."""
     s = result.get("summary", {}).get(result.get("main_test"), {})
     peak = {k: v["peak_mean"] for k, v in s.items()}
     mb = [peak[c] for c in ("MRT-1", "MRT-10", "MDA-5", "MAT-10") if c in peak]
     sampling = [peak[c] for c in ("MRT-1", "MRT-10", "MDA-5") if c in peak]
     best = max(mb) if mb else None
+    # Every PGD column counts (the paper's stated PGD, and the authors' code's where a row has it).
+    pgd = [peak[c["label"]] for c in result.get("protocol", {}).get("columns", [])
+           if c["algorithm"] == "pgd" and c["label"] in peak] or [peak[c] for c in ("PGD",) if c in peak]
     return {
         "model-based beats Vanilla": None if best is None or "Vanilla" not in peak else best > peak["Vanilla"],
-        "model-based beats PGD": None if best is None or "PGD" not in peak else best > peak["PGD"],
+        "model-based beats PGD": None if best is None or not pgd else best > max(pgd),
         "MDA-5 >= MRT-1": None if not {"MDA-5", "MRT-1"} <= set(peak) else peak["MDA-5"] >= peak["MRT-1"],
         "MAT-10 below best sampling": None if "MAT-10" not in peak or not sampling else peak["MAT-10"] < max(sampling),
     }

@@ -34,7 +34,8 @@ from .data import load_domain, quick_spec
 from .models import build_model
 from .rows import PGD_KWARGS, ROWS, Column, Row
 
-__all__ = ["reproduce", "get_row", "rows_of_table", "unit_key", "column_plan", "hardware_info", "protocol_for", "QUICK", "SCHEMA", "DEFAULT_OUT", "QUICK_OUT", "PEAK_NOTE"]
+__all__ = ["reproduce", "get_row", "rows_of_table", "unit_key", "column_plan", "hardware_info", "protocol_for",
+           "extends_protocol", "QUICK", "SCHEMA", "DEFAULT_OUT", "QUICK_OUT", "PEAK_NOTE"]
 
 SCHEMA = "nuisance-zoo/reproduce/1"
 #: Where results go by default (relative to the current directory: run from the project root).
@@ -178,6 +179,17 @@ def protocol_for(row: Row, quick: bool, epochs: int, device: str) -> dict:
     }
 
 
+def extends_protocol(old: dict, new: dict) -> bool:
+    """True when ``new`` is ``old``, or ``old`` plus columns (and the models they need): every
+    finished unit of ``old`` is then a unit of ``new``, so a row that gains a column keeps them."""
+    rest = lambda p: {k: v for k, v in p.items() if k not in ("columns", "models")}  # noqa: E731
+    if not old or rest(old) != rest(new):
+        return False
+    new_columns = {c["label"]: c for c in new.get("columns", [])}
+    return (all(new_columns.get(c["label"]) == c for c in old.get("columns", []))
+            and all(new.get("models", {}).get(k) == m for k, m in old.get("models", {}).items()))
+
+
 def _identity(recipe) -> dict:
     """A recipe as the protocol records it: for zoo names also the sha256 of the weights behind
     them, so that resuming refuses results made with another model under the same name (a zoo
@@ -252,12 +264,14 @@ def reproduce(
     result: dict[str, Any] | None = None
     if resume and path.is_file():
         old = json.loads(path.read_text())
-        if old.get("protocol") != protocol and old.get("status") != "data-unavailable":
+        extends = extends_protocol(old.get("protocol") or {}, protocol)
+        if not extends and old.get("status") != "data-unavailable":
             raise ValueError(
                 f"{path} holds results of another protocol (other epochs, data, columns or models); "
                 f"rerun with --no-resume (resume=False) to start afresh, or choose another --out.")
-        if old.get("protocol") == protocol:
+        if extends:
             result = old
+            result["protocol"] = protocol  # the same, or the same plus new columns
     if result is None:
         shutil.rmtree(work, ignore_errors=True)  # stale checkpoints of another protocol
         result = {"schema": SCHEMA, "row": row.name, "table": row.table, "title": row.title,

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from benchmarks.pgd_gap import nearest_other_class, pgd_displacement
-from benchmarks.reproduce_checks import AUTHORS_PGD, CHECKS, main, run_check
-from nuisance_zoo.reproduce.rows import ROWS
+from benchmarks.reproduce_checks import CHECKS, main, run_check
+from nuisance_zoo.reproduce.rows import AUTHORS_PGD, ROWS
 from nuisance_zoo.reproduce.run import protocol_for
 from nuisance_zoo.training import PGDWrapper
 from tests.conftest import need_data

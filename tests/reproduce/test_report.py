@@ -21,6 +21,11 @@ def test_ordering_claims():
     assert claims == {"model-based beats Vanilla": True, "model-based beats PGD": True,
                       "MDA-5 >= MRT-1": False, "MAT-10 below best sampling": True}
     assert ordering_claims(_result({"Vanilla": 60.0}))["MDA-5 >= MRT-1"] is None
+    # Every PGD column counts: the authors' code's PGD trains where the stated one does not.
+    res = _result({"Vanilla": 60.0, "PGD": 0.2, "PGD (authors' code)": 85.0, "MDA-5": 80.0})
+    res["protocol"] = {"columns": [{"label": "PGD", "algorithm": "pgd"}, {"label": "MDA-5", "algorithm": "mda"},
+                                   {"label": "PGD (authors' code)", "algorithm": "pgd"}]}
+    assert ordering_claims(res)["model-based beats PGD"] is False
 
 
 def test_report_with_quick_only_says_pending_and_draws_figures(tiny_row, tmp_path, monkeypatch):

@@ -78,6 +78,27 @@ def test_other_protocol_refuses_resume_and_no_resume_restarts(tiny_row, tmp_path
     assert res["epochs"] == 1 and all(len(u["acc"]["B"]) == 1 for u in res["units"].values())
 
 
+def test_a_row_that_gains_a_column_keeps_its_finished_units(tiny_row, tmp_path):
+    from dataclasses import replace
+
+    from nuisance_zoo.reproduce.rows import Column
+
+    first = reproduce(tiny_row, seeds=1, out=tmp_path, progress=False)
+    wider = replace(tiny_row, columns=tiny_row.columns + (Column("MDA-1", "mda", 1),))
+    ran = []
+    res = reproduce(wider, seeds=1, out=tmp_path, on_unit_done=lambda k, u: ran.append(k), progress=False)
+    assert ran == [unit_key(0, "MDA-1")]
+    assert res["status"] == "complete" and res["units"][unit_key(0, "Vanilla")] == first["units"][unit_key(0, "Vanilla")]
+    assert [c["label"] for c in res["protocol"]["columns"]] == ["Vanilla", "MRT-1", "MDA-2", "MDA-1"]
+    assert set(res["summary"]["B"]) == {"Vanilla", "MRT-1", "MDA-2", "MDA-1"}
+    # A column whose plan changed is another protocol, as is a dropped one.
+    changed = replace(wider, columns=(Column("Vanilla", "erm"), Column("MRT-1", "mrt", 3)) + wider.columns[2:])
+    with pytest.raises(ValueError, match="another protocol"):
+        reproduce(changed, seeds=1, out=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="another protocol"):
+        reproduce(replace(wider, columns=wider.columns[:2]), seeds=1, out=tmp_path, progress=False)
+
+
 def test_a_zoo_name_with_other_weights_refuses_resume(tiny_row, tmp_path, monkeypatch):
     """A zoo name whose default changed (new weights) must not resume results of the old model."""
     from dataclasses import replace
