@@ -211,7 +211,10 @@ def _estimates_section(folder: Path) -> list[str]:
         if e.get("load_average"):
             where += f", load {e['load_average'][0]}"
         slowest = max(e["columns"].items(), key=lambda kv: kv[1]["unit_s"])
-        rows.append(f"| {name} | {e['n_train']} | {e['epochs']} | {e['seeds']} | {e['total_s'] / 3600:.1f} | "
+        # An estimate made before the row gained a column does not count it: say so.
+        missing = [c.label for c in ROWS[name].columns if c.label not in e["columns"]]
+        hours = f"{e['total_s'] / 3600:.1f}" + (f" without {', '.join(missing)}" if missing else "")
+        rows.append(f"| {name} | {e['n_train']} | {e['epochs']} | {e['seeds']} | {hours} | "
                     f"{e['fit_s'] / 3600:.2f} | {slowest[0]} ({slowest[1]['unit_s'] / 3600:.2f} h per seed) | {where} |")
     if not rows:
         return []

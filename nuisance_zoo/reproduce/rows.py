@@ -60,8 +60,8 @@ class Column:
         model: which of the row's models it trains against (``"main"`` or a key of
             :attr:`Row.extra_models`).
         kwargs: wrapper arguments beyond the paper's, as ``(name, value)`` pairs (a tuple keeps
-            the column hashable); for PGD they override :data:`PGD_KWARGS`. Used by the checks
-            behind docs/results.md, e.g. the PGD of the authors' public code.
+            the column hashable); for PGD they override :data:`PGD_KWARGS`. The PGD of the
+            authors' public code (:data:`AUTHORS_PGD_COLUMN`) is such a column.
     """
 
     label: str

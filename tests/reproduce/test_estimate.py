@@ -47,6 +47,14 @@ def test_report_shows_the_estimates(tiny_row, tmp_path, monkeypatch):
     assert "## Cost of the full rows (measured estimate)" in md
     assert f"| tiny | 64 | 2 | 3 | {e['total_s'] / 3600:.1f} |" in md
     assert f"All 1 estimated rows together: {e['total_s'] / 3600:.0f} h" in md
+    # The row gains a column after the estimate: the table says the total does not count it.
+    from dataclasses import replace
+
+    from nuisance_zoo.reproduce.rows import AUTHORS_PGD_COLUMN
+
+    monkeypatch.setitem(report.ROWS, "tiny", replace(tiny_row, columns=tiny_row.columns + (AUTHORS_PGD_COLUMN,)))
+    md = write_report(tmp_path / "results", tmp_path / "results.md").read_text()
+    assert f"| tiny | 64 | 2 | 3 | {e['total_s'] / 3600:.1f} without PGD (authors' code) |" in md
 
 
 def test_a_row_that_fits_g_counts_the_fit(tiny_row):
