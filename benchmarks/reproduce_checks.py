@@ -76,8 +76,10 @@ def run_check(name: str, data_root: str | None, progress: bool = True, quick: bo
     check = CHECKS[name]
     result = reproduce(check.row(name), seeds=check.seeds, epochs=check.epochs, out=out, quick=quick,
                        data_root=data_root, progress=progress)
-    # reproduce records how to rerun a *row*; a check reruns through this module.
-    result["command"] = f"python -m benchmarks.reproduce_checks {name} (torch threads: {torch.get_num_threads()})"
+    # reproduce records how to rerun a *row*; a check reruns through this module (with the threads
+    # of the call that computed its units, which reproduce keeps in ``hardware``).
+    threads = result.get("hardware", {}).get("torch_threads", torch.get_num_threads())
+    result["command"] = f"python -m benchmarks.reproduce_checks {name} (torch threads: {threads})"
     result["question"] = check.question
     path = Path(out) / f"{name}.json"
     tmp = path.with_name(path.name + ".tmp")

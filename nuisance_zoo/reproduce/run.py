@@ -278,9 +278,14 @@ def reproduce(
                   "analogue": row.analogue, "note": row.note, "started": _now(), "protocol": protocol,
                   "units": {}, "models": {}, "paper": {t: row.paper_for(t) for t in row.tests},
                   "main_test": row.main_test}
-    result.update(command=_command(row, seed_list, quick, epochs, device), seeds=sorted(
-        set(seed_list) | set(result.get("seeds", []))), epochs=n_epochs, quick=quick,
-        hardware=hardware_info(device), versions=_versions(), peak_note=PEAK_NOTE)
+    runs_units = any(unit_key(s, c.label) not in result["units"] for s in seed_list for c in row.columns)
+    if runs_units or "hardware" not in result:
+        # Where and how the units are computed; a call with nothing left to run keeps the record
+        # of the calls that computed them.
+        result.update(command=_command(row, seed_list, quick, epochs, device),
+                      hardware=hardware_info(device), versions=_versions())
+    result.update(seeds=sorted(set(seed_list) | set(result.get("seeds", []))), epochs=n_epochs, quick=quick,
+                  peak_note=PEAK_NOTE)
 
     # Data first: a row whose data is absent (torchvision sets never downloaded) is recorded as such.
     t_run = t0 = time.perf_counter()

@@ -99,3 +99,20 @@ def test_partial_row_shows_seeds_done_wall_time_and_its_note(tiny_row, tmp_path,
     (tmp_path / "results" / "notes" / "tiny.md").write_text("Measured: the paper number is impossible.\n")
     md = write_report(tmp_path / "results", tmp_path / "results.md").read_text()
     assert "Measured: the paper number is impossible." in md and "*Cause: to be measured" not in md
+
+
+def test_checks_table_lists_complete_checks_and_names_running_ones(tmp_path):
+    import json
+
+    checks = tmp_path / "results" / "checks"
+    checks.mkdir(parents=True)
+    base = {"protocol": {"train": ["gtsrb:train?x"]}, "epochs": 25, "seeds": [0], "question": "Why?"}
+    (checks / "done.json").write_text(json.dumps({**base, "row": "done", "status": "complete", "command": "python -m c done",
+                                                  "summary": {"B": {"PGD": {"peak_mean": 65.66}}}}))
+    (checks / "busy.json").write_text(json.dumps({**base, "row": "busy", "status": "partial", "command": "wrong",
+                                                  "summary": {"B": {"PGD": {"peak_mean": 1.0}}}}))
+    md = write_report(tmp_path / "results", tmp_path / "results.md").read_text()
+    assert "| done | `gtsrb:train?x` | 25 | 1 | B | PGD 65.7 |" in md
+    assert "- *done*: Why? `python -m c done`" in md
+    assert "| busy |" not in md and "`wrong`" not in md
+    assert "- *busy*: still running; its numbers appear here when it completes." in md

@@ -60,11 +60,16 @@ def test_resume_after_kill_skips_finished_units_and_matches(tiny_row, tmp_path):
     assert resumed["summary"] == straight["summary"]
 
 
-def test_finished_row_is_not_recomputed(tiny_row, tmp_path):
-    reproduce(tiny_row, seeds=1, out=tmp_path, progress=False)
+def test_finished_row_is_not_recomputed(tiny_row, tmp_path, monkeypatch):
+    import nuisance_zoo.reproduce.run as run
+
+    first = reproduce(tiny_row, seeds=1, out=tmp_path, progress=False)
     calls = []
-    reproduce(tiny_row, seeds=1, out=tmp_path, on_unit_done=lambda k, u: calls.append(k), progress=False)
-    assert calls == []
+    # A call with nothing left to run keeps the record of the machine that computed the units.
+    monkeypatch.setattr(run, "hardware_info", lambda device: {"device": "elsewhere"})
+    again = reproduce(tiny_row, seeds=1, out=tmp_path, on_unit_done=lambda k, u: calls.append(k), progress=False)
+    assert calls == [] and again["hardware"] == first["hardware"] and again["command"] == first["command"]
+    monkeypatch.undo()
     # More seeds later: only the new seed's units run.
     reproduce(tiny_row, seeds=2, out=tmp_path, on_unit_done=lambda k, u: calls.append(k), progress=False)
     assert sorted(calls) == sorted(unit_key(1, c.label) for c in tiny_row.columns)
