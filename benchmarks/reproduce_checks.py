@@ -60,6 +60,15 @@ CHECKS: dict[str, Check] = {
         dict(train=("gtsrb:train?brightness=<40",),
              tests={"B": "gtsrb:test?brightness=>170", "A": "gtsrb:test?brightness=<40"},
              num_classes=43, columns=_columns("t2-gtsrb-brightness", "Vanilla"))),
+    "gtsrb-brightness-authors-classifier": Check(
+        "t2-gtsrb-brightness", "Is Vanilla night → day nearer the paper's 65 % with the classifier of the authors' "
+        "public code (BasicNet: Table 7's architecture A, one convolution block fewer than the paper's CNN)?",
+        dict(classifier="paper-cnn-a", columns=_columns("t2-gtsrb-brightness", "Vanilla"))),
+    "gtsrb-brightness-43-classes-authors-classifier": Check(
+        "t2-gtsrb-brightness", "With both: all 43 classes and the authors' BasicNet (architecture A)?",
+        dict(train=("gtsrb:train?brightness=<40",),
+             tests={"B": "gtsrb:test?brightness=>170", "A": "gtsrb:test?brightness=<40"},
+             num_classes=43, classifier="paper-cnn-a", columns=_columns("t2-gtsrb-brightness", "Vanilla"))),
     "gtsrb-contrast-pgd-eps-8-255": Check(
         "t2-gtsrb-contrast", "Does the paper's PGD (sign steps of 0.01, random start, 20 steps) learn at the "
         "authors' code's ε = 8/255 instead of the paper's ε = 0.3?",
