@@ -59,11 +59,11 @@ CHECKS: dict[str, Check] = {
         "public GTSRB loader has its ten-largest-classes filter commented out)?",
         dict(train=("gtsrb:train?brightness=<40",),
              tests={"B": "gtsrb:test?brightness=>170", "A": "gtsrb:test?brightness=<40"},
-             num_classes=43, columns=_columns("t2-gtsrb-brightness", "Vanilla"))),
+             num_classes=43, columns=_columns("t2-gtsrb-brightness", "Vanilla")), seeds=3),
     "gtsrb-brightness-authors-classifier": Check(
         "t2-gtsrb-brightness", "Is Vanilla night → day nearer the paper's 65 % with the classifier of the authors' "
         "public code (BasicNet: Table 7's architecture A, one convolution block fewer than the paper's CNN)?",
-        dict(classifier="paper-cnn-a", columns=_columns("t2-gtsrb-brightness", "Vanilla"))),
+        dict(classifier="paper-cnn-a", columns=_columns("t2-gtsrb-brightness", "Vanilla")), seeds=3),
     "gtsrb-brightness-43-classes-authors-classifier": Check(
         "t2-gtsrb-brightness", "With both: all 43 classes and the authors' BasicNet (architecture A)?",
         dict(train=("gtsrb:train?brightness=<40",),
