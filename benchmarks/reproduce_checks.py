@@ -1,8 +1,8 @@
 """The mid-size checks behind docs/results.md: a full row changed in one named way.
 
-A check tests one explanation of a difference from the paper by running the row with exactly one
-thing changed (the classes, a column's algorithm settings, the data size), with the same code
-path as ``nuisance-zoo reproduce``. Results go to ``docs/results/checks/NAME.json`` and appear in
+A check tests one explanation of a difference from the paper by running the row with one named
+thing changed (the classes, the classifier, a column's algorithm settings, the data size; or a
+named pair of such changes), with the same code path as ``nuisance-zoo reproduce``. Results go to ``docs/results/checks/NAME.json`` and appear in
 docs/results.md's *Mid-size checks* table; a killed check resumes like a row does.
 
 Usage:
@@ -23,6 +23,7 @@ from nuisance_zoo.reproduce import reproduce
 from nuisance_zoo.reproduce.rows import AUTHORS_PGD_COLUMN, ROWS, Column, Row
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "docs" / "results" / "checks"
+
 
 def _columns(row: str, *labels: str) -> tuple[Column, ...]:
     by_label = {c.label: c for c in ROWS[row].columns}
