@@ -63,7 +63,7 @@ def pgd_displacement(clf: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, **k
 def measure_row(name: str, data_root: str | None) -> dict:
     row = ROWS[name]
     data = load_domain(row.train, data_root)
-    x, y = data.x.float() / 255 if data.x.dtype == torch.uint8 else data.x.float(), data.y
+    x, y = data.to_float(), data.y
     dist = nearest_other_class(x, y)
     res = {"train": list(row.train), "n_train": len(x),
            "nearest_other_class_linf": {"median": float(dist.median()), "max": float(dist.max())},

@@ -2,8 +2,9 @@
 
 A check tests one explanation of a difference from the paper by running the row with one named
 thing changed (the classes, the classifier, a column's algorithm settings, the data size; or a
-named pair of such changes), with the same code path as ``nuisance-zoo reproduce``. Results go to ``docs/results/checks/NAME.json`` and appear in
-docs/results.md's *Mid-size checks* table; a killed check resumes like a row does.
+named pair of such changes), with the same code path as ``nuisance-zoo reproduce``. Results go
+to ``docs/results/checks/NAME.json`` and appear in docs/results.md's *Mid-size checks* table; a
+killed check resumes like a row does.
 
 Usage:
     python -m benchmarks.reproduce_checks --list
@@ -20,6 +21,7 @@ from typing import Any
 import torch
 
 from nuisance_zoo.reproduce import reproduce
+from nuisance_zoo.reproduce.run import write_results
 from nuisance_zoo.reproduce.rows import AUTHORS_PGD_COLUMN, ROWS, Column, Row
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "docs" / "results" / "checks"
@@ -91,10 +93,7 @@ def run_check(name: str, data_root: str | None, progress: bool = True, quick: bo
     threads = result.get("hardware", {}).get("torch_threads", torch.get_num_threads())
     result["command"] = f"python -m benchmarks.reproduce_checks {name} (torch threads: {threads})"
     result["question"] = check.question
-    path = Path(out) / f"{name}.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(path)
+    write_results(Path(out) / f"{name}.json", result)
     return result
 
 

@@ -35,7 +35,7 @@ from .models import build_model
 from .rows import PGD_KWARGS, ROWS, Column, Row
 
 __all__ = ["reproduce", "get_row", "rows_of_table", "unit_key", "column_plan", "hardware_info", "protocol_for",
-           "extends_protocol", "QUICK", "SCHEMA", "DEFAULT_OUT", "QUICK_OUT", "PEAK_NOTE"]
+           "extends_protocol", "write_results", "QUICK", "SCHEMA", "DEFAULT_OUT", "QUICK_OUT", "PEAK_NOTE"]
 
 SCHEMA = "nuisance-zoo/reproduce/1"
 #: Where results go by default (relative to the current directory: run from the project root).
@@ -103,12 +103,12 @@ def _versions() -> dict:
     return {"nuisance_zoo": __version__, "torch": torch.__version__, "python": sys.version.split()[0]}
 
 
-def _write_json(path: Path, data: dict) -> None:
-    """Write atomically: a reader (or a kill) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+def write_results(path: Path, data: dict) -> None:
+    """Write a results JSON atomically (the package's one atomic writer): a reader, or a kill,
+    never sees half a file."""
+    from ..checkpoint import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=1) + "\n", point="reproduce-json")
 
 
 def column_plan(col: Column, quick: bool) -> dict:
@@ -297,7 +297,7 @@ def reproduce(
             raise
         result.update(status="data-unavailable", reason=f"{type(e).__name__}: {e}".splitlines()[0][:240],
                       updated=_now(), summary={})
-        _write_json(path, result)
+        write_results(path, result)
         return result
     result.setdefault("timing", {})["data_s"] = round(time.perf_counter() - t0, 2)
 
@@ -312,7 +312,7 @@ def reproduce(
         record.setdefault("fit_wall_s", prev.get("fit_wall_s"))
         result["models"][key] = {k: v for k, v in record.items() if v is not None}
     result["status"] = "partial"
-    _write_json(path, result)
+    write_results(path, result)
 
     input_size = tuple(train_data.x.shape[2:])
     plans = {c["label"]: c for c in protocol["columns"]}
@@ -346,7 +346,7 @@ def reproduce(
         result["units"][key] = unit
         result["summary"] = summarize(result)
         result["updated"] = _now()
-        _write_json(path, result)
+        write_results(path, result)
         if on_unit_done is not None:
             on_unit_done(key, unit)
 
@@ -358,7 +358,7 @@ def reproduce(
         # Wall time of the invocations that ran units (data, models, units), summed over resumes.
         result["timing"]["run_s"] = round(result["timing"].get("run_s", 0.0) + time.perf_counter() - t_run, 2)
     result["updated"] = _now()
-    _write_json(path, result)
+    write_results(path, result)
     if result["status"] == "complete":
         shutil.rmtree(work / "units", ignore_errors=True)
     return result
