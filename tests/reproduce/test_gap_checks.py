@@ -90,6 +90,7 @@ def test_a_check_runs_through_reproduce_and_records_its_own_command(tmp_path):
     saved = json.loads((tmp_path / "gtsrb-contrast-pgd-authors-code.json").read_text())
     assert saved["command"].startswith("python -m benchmarks.reproduce_checks gtsrb-contrast-pgd-authors-code")
     assert saved["question"] == CHECKS["gtsrb-contrast-pgd-authors-code"].question
+    assert saved["base"] == "t2-gtsrb-contrast"
     (col,) = saved["protocol"]["columns"]
     assert col["label"] == "PGD (authors' code)" and col["kwargs"]["sign"] is False
     assert res["status"] == "complete"

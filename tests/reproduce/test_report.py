@@ -116,3 +116,22 @@ def test_checks_table_lists_complete_checks_and_names_running_ones(tmp_path):
     assert "- *done*: Why? `python -m c done`" in md
     assert "| busy |" not in md and "`wrong`" not in md
     assert "- *busy*: still running; its numbers appear here when it completes." in md
+
+
+def test_ordering_claims_count_complete_checks_that_run_model_based_columns(tmp_path):
+    import json
+
+    checks = tmp_path / "results" / "checks"
+    checks.mkdir(parents=True)
+    peaks = {"Vanilla": 80.0, "PGD": 85.0, "MRT-1": 90.0, "MDA-5": 88.0}
+    mid = {"protocol": {"train": ["mnist:train?limit=10"], "columns": [{"label": "PGD", "algorithm": "pgd"}]},
+           "epochs": 5, "seeds": [0], "question": "Q?", "status": "complete", "main_test": "B", "base": "t2-x",
+           "units": {f"seed0/{k}": {"status": "done"} for k in peaks},
+           "summary": {"B": {k: {"peak_mean": v, "n": 1} for k, v in peaks.items()}}}
+    (checks / "mid.json").write_text(json.dumps({**mid, "row": "mid"}))
+    # a check without the model-based columns (one PGD variant) has no claim to check
+    (checks / "pgd-only.json").write_text(json.dumps({**mid, "row": "pgd-only", "summary": {"B": {"PGD": {"peak_mean": 1.0}}}}))
+    md = write_report(tmp_path / "results", tmp_path / "results.md").read_text()
+    claims = md.split("## Section 6's ordering claims")[1].split("## Figures")[0]
+    assert "| check mid (of t2-x, 5 epochs) | 1 of 1 | holds | holds | **fails** | – |" in claims
+    assert "pgd-only" not in claims
