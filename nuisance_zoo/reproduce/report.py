@@ -311,6 +311,11 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
                     notes.setdefault(text, []).append(row.name)
         for text, names in notes.items():
             md.append(f"- *{', '.join(names)}*: {text}")
+        for row in rows:  # where no full run has a cell yet, point to the checks that ran the row smaller
+            ran = [c["row"] for c in checks if c.get("base") == row.name]
+            if ran and not full.get(row.name, {}).get("summary"):
+                md.append(f"- *{row.name}*: no full run yet; see the mid-size check{'s' * (len(ran) > 1)} "
+                          f"{', '.join(ran)} below.")
         md.append("")
     # Honest paragraphs and ordering claims, for full results only.
     md += ["## Where we differ from the paper by more than 2 std", "",

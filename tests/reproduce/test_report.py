@@ -135,3 +135,7 @@ def test_ordering_claims_count_complete_checks_that_run_model_based_columns(tmp_
     claims = md.split("## Section 6's ordering claims")[1].split("## Figures")[0]
     assert "| check mid (of t2-x, 5 epochs) | 1 of 1 | holds | holds | **fails** | – |" in claims
     assert "pgd-only" not in claims
+    assert "- *t2-x*" not in md  # not a row: no table names it
+    (checks / "mid.json").write_text(json.dumps({**mid, "row": "mid", "base": "t2-mnist-blue-red"}))
+    md = write_report(tmp_path / "results", tmp_path / "results.md").read_text()
+    assert "- *t2-mnist-blue-red*: no full run yet; see the mid-size check mid below." in md
