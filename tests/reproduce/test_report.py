@@ -101,7 +101,7 @@ def test_partial_row_shows_seeds_done_wall_time_and_its_note(tiny_row, tmp_path,
     assert "Measured: the paper number is impossible." in md and "*Cause: to be measured" not in md
 
 
-def test_checks_table_lists_complete_checks_and_names_running_ones(tmp_path):
+def test_checks_table_lists_complete_checks_and_names_unfinished_ones(tmp_path):
     import json
 
     checks = tmp_path / "results" / "checks"
@@ -110,12 +110,15 @@ def test_checks_table_lists_complete_checks_and_names_running_ones(tmp_path):
     (checks / "done.json").write_text(json.dumps({**base, "row": "done", "status": "complete", "command": "python -m c done",
                                                   "summary": {"B": {"PGD": {"peak_mean": 65.66}}}}))
     (checks / "busy.json").write_text(json.dumps({**base, "row": "busy", "status": "partial", "command": "wrong",
+                                                  "seeds": [0, 1], "protocol": {**base["protocol"], "columns": [{}, {}, {}]},
+                                                  "units": {"seed0/PGD": {}},
                                                   "summary": {"B": {"PGD": {"peak_mean": 1.0}}}}))
     md = write_report(tmp_path / "results", tmp_path / "results.md").read_text()
     assert "| done | `gtsrb:train?x` | 25 | 1 | B | PGD 65.7 |" in md
     assert "- *done*: Why? `python -m c done`" in md
     assert "| busy |" not in md and "`wrong`" not in md
-    assert "- *busy*: still running; its numbers appear here when it completes." in md
+    assert ("- *busy*: not finished (1 of 6 units); its numbers appear here when "
+            "`python -m benchmarks.reproduce_checks busy` completes it (a rerun resumes).") in md
 
 
 def test_ordering_claims_count_complete_checks_that_run_model_based_columns(tmp_path):
