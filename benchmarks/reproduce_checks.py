@@ -46,6 +46,16 @@ class Check:
         return replace(ROWS[self.base], name=name, **self.changes)
 
 
+def _mnist_10k_5_epochs(base: str, question: str, train_colors: str, main_test: str) -> Check:
+    """An MNIST row on its first 10,000 training images for 5 epochs: the whole red test set as
+    the main test, 2,000 images of the training colours as test A."""
+    return Check(base, question,
+                 dict(train=(f"mnist:train?limit=10000&colorize={train_colors}",),
+                      tests={main_test: "mnist:test?colorize=red",
+                             "A": f"mnist:test?limit=2000&colorize={train_colors}"}),
+                 epochs=5)
+
+
 CHECKS: dict[str, Check] = {
     "sanity-mnist-gray-rgb": Check(
         "t2-mnist-gray-rgb", "Do the model-based methods beat Vanilla on 2,000 MNIST images in 3 epochs?",
@@ -79,18 +89,14 @@ CHECKS: dict[str, Check] = {
     # The full MNIST rows cost 34-45 CPU-hours each (docs/results/estimates/); these run every
     # column of two of them on a sixth of the training set for a quarter of the epochs (about an
     # hour on one core), so Section 6's ordering claims get an MNIST data point without a device.
-    "mnist-blue-red-10k-5-epochs": Check(
+    "mnist-blue-red-10k-5-epochs": _mnist_10k_5_epochs(
         "t2-mnist-blue-red", "Do Section 6's orderings (model-based above Vanilla and PGD; MDA-5 vs MRT-1; MAT "
         "on a learned model) hold on MNIST blue → red with the first 10,000 training images and 5 epochs?",
-        dict(train=("mnist:train?limit=10000&colorize=blue",),
-             tests={"B": "mnist:test?colorize=red", "A": "mnist:test?limit=2000&colorize=blue"}),
-        epochs=5),
-    "mnist-one-red-10k-5-epochs": Check(
+        train_colors="blue", main_test="B"),
+    "mnist-one-red-10k-5-epochs": _mnist_10k_5_epochs(
         "t3-mnist-one-red", "Does the model fitted on red 0 / blue 1–9 (A = B) lift red-background accuracy from "
         "the paper's 9.8 % towards 97 %, with the first 10,000 training images and 5 epochs?",
-        dict(train=("mnist:train?limit=10000&colorize=red0-blue1-9",),
-             tests={"red": "mnist:test?colorize=red", "A": "mnist:test?limit=2000&colorize=red0-blue1-9"}),
-        epochs=5),
+        train_colors="red0-blue1-9", main_test="red"),
 }
 
 
