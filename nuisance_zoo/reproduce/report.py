@@ -328,7 +328,7 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
                 md.append(f"- *{row.name}*: no full run yet; see the mid-size check{'s' * (len(ran) > 1)} "
                           f"{', '.join(ran)} below.")
         md.append("")
-    # Honest paragraphs and ordering claims, for full results only.
+    # Honest paragraphs for full results only (a check is one seed at a smaller size).
     md += ["## Where we differ from the paper by more than 2 std", "",
            "Std is over our seeds (at least 0.5 points). Each cause below was measured, with the command "
            "that measures it; a row still running is flagged on the seeds it has, and says so.", ""]
@@ -353,7 +353,7 @@ def write_report(results_dir: str | Path = "docs/results", out: str | Path = "do
         md += ["Peak accuracy means on the row's first test domain; *–*: a column it needs has no finished seed yet. "
                "A *check* is a mid-size run (see *Mid-size checks*), not the full row.", "",
                "| row | seeds done | " + " | ".join(ordering_claims({}).keys()) + " |", "|---|---|" + "---|" * 4]
-        claim_rows = [(name, res) for name, res in full.items()]
+        claim_rows = list(full.items())
         claim_rows += [(f"check {c['row']} ({'of ' + c['base'] + ', ' if c.get('base') else ''}{c['epochs']} epochs)", c)
                        for c in claim_checks]
         for name, res in claim_rows:
